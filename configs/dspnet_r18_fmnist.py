@@ -1,0 +1,15 @@
+# DSPNet pretraining on Fashion-MNIST on a CPU (about 15 minutes on 2 cores):
+#   python tools/train.py configs/dspnet_r18_fmnist.py
+_base_ = [
+    'mmselfsup::selfsup/_base_/default_runtime.py',
+    '_base_/datasets/fmnist_byol.py',
+    '_base_/models/dspnet_r18_fmnist.py',
+    '_base_/schedules/cpu_adamw_iters.py',
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=250, by_epoch=False, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,37 @@
+# DSPNet, paper scale: ResNet-50 supernet on ImageNet, 8 GPUs x 256 images, LARS, cosine.
+#   bash tools/dist_train.sh configs/dspnet_r50.py 8
+# Data as mmselfsup expects it: data/imagenet/{train/, meta/train.txt} (mmcls.ImageNet).
+_base_ = [
+    'mmselfsup::selfsup/byol/byol_resnet50_16xb256-coslr-200e_in1k.py',
+]
+custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
+
+# desired networks: R50 at four widths, and a reduced-depth member
+subnets = dict(
+    r50_w1=dict(widths=1.0, depths=(3, 4, 6, 3)),
+    r50_w075=dict(widths=0.75, depths=(3, 4, 6, 3)),
+    r50_w05=dict(widths=0.5, depths=(3, 4, 6, 3)),
+    r50_w025=dict(widths=0.25, depths=(3, 4, 6, 3)),
+    r26_w05=dict(widths=0.5, depths=(2, 2, 2, 2)),
+)
+model = dict(
+    _delete_=True,
+    type='DSPNet',
+    base_momentum=0.99,
+    num_random=2,
+    data_preprocessor=dict(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+                           bgr_to_rgb=True),
+    backbone=dict(type='SlimmableResNet', depth=50, in_channels=3, out_indices=(3, ),
+                  subnets=subnets, norm_cfg=dict(type='SyncBN')),
+    neck=dict(type='SlimmableNonLinearNeck', in_channels=2048, hid_channels=4096,
+              out_channels=256, num_layers=2, with_bias=True, with_last_bn=False,
+              with_avg_pool=True),
+    head=dict(type='LatentPredictHead',
+              predictor=dict(type='NonLinearNeck', in_channels=256, hid_channels=4096,
+                             out_channels=256, num_layers=2, with_bias=True,
+                             with_last_bn=False, with_avg_pool=False),
+              loss=dict(type='CosineSimilarityLoss')),
+)
+# 8 GPUs x 256 = 2048 images per iteration; LARS lr scaled from BYOL's 4.8 @ 4096
+train_dataloader = dict(batch_size=256)
+optim_wrapper = dict(optimizer=dict(type='LARS', lr=2.4, momentum=0.9, weight_decay=1e-6))

@@ -1,0 +1,2 @@
+from .dspnet import DSPNet
+from .sampling import SandwichSampler

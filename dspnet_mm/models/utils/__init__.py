@@ -1,0 +1,8 @@
+from .resnet_skeleton import ARCH_SETTINGS, BasicBlock, Bottleneck, ResNetSkeleton, arch_of
+from .slimmable_ops import SlimmableConv2d, SlimmableLinear, SwitchableBatchNorm2d
+from .subnet import ResNetChannels, SubnetSpec, make_divisible, resnet_channels
+
+__all__ = ['ARCH_SETTINGS', 'BasicBlock', 'Bottleneck', 'ResNetSkeleton', 'arch_of',
+           'SlimmableConv2d', 'SlimmableLinear', 'SwitchableBatchNorm2d', 'ResNetChannels',
+           'SubnetSpec', 'make_divisible', 'resnet_channels', 'recalibrate_bn']
+from .bn_calibration import recalibrate_bn

@@ -1,0 +1,108 @@
+"""Layers that run on a prefix slice of their full-width weights (how to slice, not which
+layer). The full-width parameters keep the standard names (``weight``, ``bias``,
+``running_mean``...), so a stock network reads the full-width checkpoint.
+
+Each layer takes its active input width from the input tensor; the owning backbone sets the
+active output width (``active_out_channels``) and, for BN, which desired network's private
+statistics to use (``active_key``)."""
+from typing import Mapping, Optional
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SlimmableConv2d(nn.Conv2d):
+    """``nn.Conv2d`` that uses ``weight[:active_out_channels, :x.size(1)]`` (groups=1)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assert self.groups == 1, 'SlimmableConv2d supports groups=1 only'
+        self.active_out_channels: Optional[int] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_c = x.size(1)
+        out_c = self.active_out_channels or self.out_channels
+        if in_c > self.in_channels:
+            raise ValueError(f'{self.__class__.__name__}: input has {in_c} channels, '
+                             f'the layer has at most {self.in_channels}')
+        if in_c == self.in_channels and out_c == self.out_channels:
+            return super().forward(x)
+        weight = self.weight[:out_c, :in_c]
+        bias = None if self.bias is None else self.bias[:out_c]
+        return self._conv_forward(x, weight, bias)
+
+
+class SlimmableLinear(nn.Linear):
+    """``nn.Linear`` that reads the first ``x.size(-1)`` input features."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.active_out_features: Optional[int] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_f = x.size(-1)
+        out_f = self.active_out_features or self.out_features
+        if in_f > self.in_features:
+            raise ValueError(f'{self.__class__.__name__}: input has {in_f} features, '
+                             f'the layer has at most {self.in_features}')
+        if in_f == self.in_features and out_f == self.out_features:
+            return super().forward(x)
+        bias = None if self.bias is None else self.bias[:out_f]
+        return F.linear(x, self.weight[:out_f, :in_f], bias)
+
+
+class SwitchableBatchNorm2d(nn.BatchNorm2d):
+    """Switchable BN (Slimmable Networks, Yu et al. 2018).
+
+    The module's own parameters and statistics (standard names) belong to the full network and
+    are shared, prefix-sliced, by any spec without private BN. Every named desired network with
+    private BN has its own ``nn.BatchNorm2d`` in ``subnet_bns[name]``, selected by
+    ``active_key``.
+
+    Args:
+        num_features: full width C.
+        subnet_features: {desired-network name: its width at this layer}.
+        sync: synchronise statistics across processes (SyncBN) when distributed on GPU.
+    """
+
+    def __init__(self, num_features: int, subnet_features: Mapping[str, int] = None,
+                 eps: float = 1e-5, momentum: float = 0.1, sync: bool = False):
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.sync = sync
+        self.active_key: Optional[str] = None
+        self.subnet_bns = nn.ModuleDict({
+            name: nn.BatchNorm2d(c, eps=eps, momentum=momentum)
+            for name, c in (subnet_features or {}).items()
+        })
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.size(1)
+        if self.active_key is not None:
+            bn = self.subnet_bns[self.active_key]
+            if c != bn.num_features:
+                raise ValueError(f'BN of subnet {self.active_key!r} has {bn.num_features} '
+                                 f'channels, input has {c}')
+            return self._batch_norm(x, bn.running_mean, bn.running_var, bn.weight,
+                                    bn.bias, bn)
+        if c > self.num_features:
+            raise ValueError(f'SwitchableBatchNorm2d: input has {c} channels, '
+                             f'the layer has at most {self.num_features}')
+        return self._batch_norm(x, self.running_mean[:c], self.running_var[:c],
+                                self.weight[:c], self.bias[:c], self)
+
+    def _batch_norm(self, x, running_mean, running_var, weight, bias, owner):
+        # same momentum bookkeeping as nn.BatchNorm2d, on the statistics of ``owner``
+        momentum = 0.0 if owner.momentum is None else owner.momentum
+        if self.training:
+            owner.num_batches_tracked.add_(1)
+            if owner.momentum is None:
+                momentum = 1.0 / float(owner.num_batches_tracked)
+        if (self.sync and self.training and x.is_cuda and dist.is_available()
+                and dist.is_initialized() and dist.get_world_size() > 1):
+            from torch.nn.modules._functions import SyncBatchNorm as _SyncBN
+            return _SyncBN.apply(x, weight, bias, running_mean, running_var, self.eps,
+                                 momentum, dist.group.WORLD, dist.get_world_size())
+        return F.batch_norm(x, running_mean, running_var, weight, bias, self.training,
+                            momentum, self.eps)

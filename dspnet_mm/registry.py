@@ -1,0 +1,34 @@
+"""How dspnet_mm's modules reach the OpenMMLab registries (one place).
+
+Our registries are children of mmengine's roots with scope ``dspnet_mm``, so configs of any
+scope (mmdet, mmseg, mmcls) find ``type='dspnet_mm.SlimmableResNet'``. Each registration is
+mirrored into mmselfsup's registry of the same kind, so mmselfsup configs
+(``default_scope='mmselfsup'``) find our types by plain name, e.g. ``type='SlimmableResNet'``.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+from mmselfsup.registry import DATASETS as MMSELFSUP_DATASETS
+from mmselfsup.registry import HOOKS as MMSELFSUP_HOOKS
+from mmselfsup.registry import MODELS as MMSELFSUP_MODELS
+
+
+class MirroredRegistry(Registry):
+    """A registry that also registers every module in ``mirror`` under the same name."""
+
+    def __init__(self, *args, mirror: Registry, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mirror = mirror
+
+    def _register_module(self, module, module_name=None, force=False):
+        super()._register_module(module, module_name, force)
+        self.mirror._register_module(module, module_name, force)
+
+
+MODELS = MirroredRegistry('model', parent=MMENGINE_MODELS, scope='dspnet_mm',
+                          locations=['dspnet_mm.models'], mirror=MMSELFSUP_MODELS)
+HOOKS = MirroredRegistry('hook', parent=MMENGINE_HOOKS, scope='dspnet_mm',
+                         locations=['dspnet_mm.engine'], mirror=MMSELFSUP_HOOKS)
+DATASETS = MirroredRegistry('dataset', parent=MMENGINE_DATASETS, scope='dspnet_mm',
+                            locations=['dspnet_mm.datasets'], mirror=MMSELFSUP_DATASETS)

@@ -1,0 +1,51 @@
+"""Slim a desired network out of a DSPNet pretraining checkpoint.
+
+    python tools/slim.py CKPT --list
+    python tools/slim.py CKPT --subnet r18_w05 --out work_dirs/r18_w05.pth
+
+The output is a plain ResNet checkpoint (``state_dict`` + ``meta`` with spec, FLOPs, params);
+for full-depth uniform-width networks it loads strict into the stock mmcls/mmdet/mmseg ResNet.
+"""
+import argparse
+import json
+import sys
+
+from dspnet_mm.apis import CheckpointError, list_subnets, slim
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Slim a desired network out of a DSPNet '
+                                     'checkpoint')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--subnet', help='name of the desired network')
+    parser.add_argument('--out', help='output path (default: <checkpoint>_<subnet>.pth)')
+    parser.add_argument('--config', help='pretraining config (for checkpoints without '
+                        'meta.cfg, e.g. backbone-only ones)')
+    parser.add_argument('--list', action='store_true', help='list the desired networks')
+    parser.add_argument('--input-size', type=int, help='image size for FLOPs '
+                        '(default 224, or 32 for small-input stems)')
+    parser.add_argument('--force', action='store_true', help='overwrite --out if it exists')
+    args = parser.parse_args(argv)
+    try:
+        if args.list:
+            rows = list_subnets(args.checkpoint, args.config, args.input_size)
+            print(f"{'name':<16}{'widths':<28}{'depths':<16}{'GFLOPs':>10}{'Mparams':>10}")
+            for r in rows:
+                print(f"{r['name']:<16}{str(r['spec']['widths']):<28}"
+                      f"{str(r['spec']['depths']):<16}{r['flops'] / 1e9:>10.3f}"
+                      f"{r['params'] / 1e6:>10.3f}")
+            return 0
+        if not args.subnet:
+            parser.error('give --subnet NAME (or --list to see the names)')
+        out = args.out or f"{args.checkpoint.rsplit('.', 1)[0]}_{args.subnet}.pth"
+        result = slim(args.checkpoint, args.subnet, out, args.config, args.force, args.input_size)
+    except (CheckpointError, FileExistsError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    meta = dict(result['meta'])
+    print(json.dumps(dict(out=out, **meta), indent=1, default=str))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
