@@ -148,8 +148,9 @@ class ResNetSkeleton(BaseModule):
         for i, (num_blocks, (mid, out)) in enumerate(zip(stage_blocks, channels.stages)):
             blocks = []
             for j in range(num_blocks):
-                blocks.append(self.block(
-                    prev, mid, out, stride=strides[i] if j == 0 else 1,
+                blocks.append(self.make_block(
+                    self.block, stage=i, block=j, in_channels=prev, mid_channels=mid,
+                    out_channels=out, stride=strides[i] if j == 0 else 1,
                     dilation=dilations[i], style=style, conv=self.make_conv,
                     norm=lambda c, role, i=i, j=j: self.make_norm(c, role, stage=i, block=j)))
                 prev = out
@@ -163,6 +164,10 @@ class ResNetSkeleton(BaseModule):
 
     def make_norm(self, num_features, role, stage, block):
         raise NotImplementedError
+
+    def make_block(self, block_cls, stage, block, **kwargs):
+        """Build block ``block`` of ``stage`` (a subclass may return a variant, e.g. gated)."""
+        return block_cls(**kwargs)
 
     def blocks_to_run(self, stage: int, layer: nn.Sequential):
         """The blocks of ``stage`` executed in forward (all of them here)."""
