@@ -32,6 +32,9 @@ model = dict(
                              with_last_bn=False, with_avg_pool=False),
               loss=dict(type='CosineSimilarityLoss')),
 )
+# atomic checkpoint writes; stop with a clear message on a NaN/Inf loss
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+custom_hooks = [dict(type='NonFiniteLossHook')]
 # 8 GPUs x 256 = 2048 images per iteration; LARS lr scaled from BYOL's 4.8 @ 4096
 train_dataloader = dict(batch_size=256)
 optim_wrapper = dict(optimizer=dict(type='LARS', lr=2.4, momentum=0.9, weight_decay=1e-6))

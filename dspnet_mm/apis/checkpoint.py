@@ -29,8 +29,8 @@ def _history_buffer_getattr(obj, name):
     """Stands in for ``builtins.getattr`` while unpickling: the message hub pickles
     ``HistoryBuffer._statistics_methods`` as ``getattr(HistoryBuffer, 'min')`` etc. A general
     getattr would let a pickle walk to any function, so only those lookups are served."""
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods and callable(
-            HistoryBuffer.__dict__.get(name)):
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed and callable(HistoryBuffer.__dict__.get(name)):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'refused getattr({obj!r}, {name!r}): only HistoryBuffer statistics methods are '

@@ -1,1 +1,2 @@
 from .fashion_mnist import LocalFashionMNIST
+from .transforms import RandomGreyJitter

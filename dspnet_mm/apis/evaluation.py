@@ -1,0 +1,118 @@
+"""Evaluation of frozen (or fine-tuned) backbones: k-NN, linear probe, semi-supervised."""
+from typing import Callable, Iterable, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@torch.no_grad()
+def extract_features(backbone: nn.Module, batches: Iterable[Tuple[torch.Tensor, torch.Tensor]],
+                     progress: Callable = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Global-average-pooled last-stage features (N, C) and labels (N,) of a frozen backbone
+    in eval mode; ``batches`` yields normalised images (B, C, H, W) and labels (B,)."""
+    was_training = backbone.training
+    backbone.eval()
+    feats, labels = [], []
+    for images, targets in batches:
+        out = backbone(images)[-1]
+        feats.append(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        labels.append(targets)
+        if progress is not None:
+            progress(len(targets))
+    backbone.train(was_training)
+    if not feats:
+        raise ValueError('no images to extract features from: the dataset is empty')
+    return torch.cat(feats), torch.cat(labels)
+
+
+@torch.no_grad()
+def knn_top1(train_feats, train_labels, test_feats, test_labels, k: int = 20,
+             temperature: float = 0.07, chunk: int = 1024) -> float:
+    """Weighted k-NN top-1 accuracy (%) on cosine similarity (the protocol of InstDisc,
+    DINO and solo-learn): each of the k nearest training features votes for its label with
+    weight exp(sim / temperature)."""
+    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    train_n = F.normalize(train_feats, dim=1)
+    test_n = F.normalize(test_feats, dim=1)
+    k = min(k, len(train_n))
+    correct = 0
+    for i in range(0, len(test_n), chunk):
+        sim, idx = (test_n[i:i + chunk] @ train_n.T).topk(k, dim=1)
+        votes = torch.zeros(len(sim), num_classes)
+        votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp())
+        correct += (votes.argmax(1) == test_labels[i:i + chunk]).sum().item()
+    return 100.0 * correct / len(test_n)
+
+
+def linear_probe_top1(train_feats, train_labels, test_feats, test_labels, epochs: int = 100,
+                      lr: float = 0.1, weight_decay: float = 1e-4, seed: int = 0) -> float:
+    """Top-1 accuracy (%) of a linear classifier trained on frozen, standardised features
+    (full-batch SGD with momentum and cosine decay)."""
+    g = torch.Generator().manual_seed(seed)
+    mean, std = train_feats.mean(0), train_feats.std(0) + 1e-6
+    xtr, xte = (train_feats - mean) / std, (test_feats - mean) / std
+    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    clf = nn.Linear(xtr.size(1), num_classes)
+    nn.init.normal_(clf.weight, std=0.01, generator=g)
+    nn.init.zeros_(clf.bias)
+    opt = torch.optim.SGD(clf.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    for _ in range(epochs):
+        opt.zero_grad()
+        F.cross_entropy(clf(xtr), train_labels).backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        return 100.0 * (clf(xte).argmax(1) == test_labels).float().mean().item()
+
+
+def finetune_top1(backbone: nn.Module, train_images, train_labels, test_batches,
+                  epochs: int = 10, batch_size: int = 64, lr: float = 0.01,
+                  seed: int = 0) -> float:
+    """Semi-supervised protocol: fine-tune ``backbone`` + a linear head end to end on a small
+    labelled set (tensors), then report top-1 (%) on ``test_batches``."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        backbone.eval()
+        dim = backbone(train_images[:2])[-1].size(1)
+    num_classes = int(train_labels.max()) + 1
+    head = nn.Linear(dim, num_classes)
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+    steps = epochs * max(1, (len(train_images) + batch_size - 1) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    backbone.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(train_images), generator=g)
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            if len(idx) < 2:  # BN needs two samples
+                continue
+            feats = F.adaptive_avg_pool2d(backbone(train_images[idx])[-1], 1).flatten(1)
+            loss = F.cross_entropy(head(feats), train_labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    backbone.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for images, labels in test_batches:
+            feats = F.adaptive_avg_pool2d(backbone(images)[-1], 1).flatten(1)
+            correct += (head(feats).argmax(1) == labels).sum().item()
+            total += len(labels)
+    return 100.0 * correct / max(total, 1)
+
+
+def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor:
+    """Indices of a class-balanced random subset holding ``fraction`` of each class."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f'label fraction {fraction} is outside (0, 1]')
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        n = max(1, round(fraction * len(idx)))
+        picked.append(idx[torch.randperm(len(idx), generator=g)[:n]])
+    return torch.cat(picked).sort().values
