@@ -182,3 +182,18 @@ def test_fixed_mode_builds_plain_layers():
     assert net.out_channels == (128, )
     with pytest.raises(RuntimeError, match='fixed mode'):
         net.set_subnet('r18_w1')
+
+
+def test_inference_slice_cache_follows_weight_updates():
+    net = r18()
+    x = torch.randn(1, 3, 32, 32)
+    net.set_subnet('r18_w05')
+    with torch.no_grad():
+        first = net(x)[-1]
+        assert torch.equal(net(x)[-1], first)  # cached slices give the same result
+        net.layer1[0].conv1.weight.mul_(2)      # an in-place update (optimizer step)
+        changed = net(x)[-1]
+    assert not torch.equal(changed, first)
+    plain = plain_of(net, 'r18_w05')
+    with torch.no_grad():
+        assert (changed - plain(x)[-1]).abs().max() < 1e-5

@@ -29,9 +29,21 @@ class SlimmableConv2d(nn.Conv2d):
                              f'the layer has at most {self.in_channels}')
         if in_c == self.in_channels and out_c == self.out_channels:
             return super().forward(x)
-        weight = self.weight[:out_c, :in_c]
         bias = None if self.bias is None else self.bias[:out_c]
-        return self._conv_forward(x, weight, bias)
+        return self._conv_forward(x, self._sliced_weight(out_c, in_c), bias)
+
+    def _sliced_weight(self, out_c: int, in_c: int) -> torch.Tensor:
+        """``weight[:out_c, :in_c]``. Without autograd (inference) the contiguous copy that
+        convolution needs is cached per shape until the weight changes (its version counter
+        moves on every in-place update, e.g. an optimizer step or ``load_state_dict``)."""
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            return self.weight[:out_c, :in_c]
+        cache = self.__dict__.setdefault('_slice_cache', {})
+        stamp = (self.weight._version, self.weight.data_ptr())
+        hit = cache.get((out_c, in_c))
+        if hit is None or hit[0] != stamp:
+            hit = cache[(out_c, in_c)] = (stamp, self.weight[:out_c, :in_c].contiguous())
+        return hit[1]
 
 
 class SlimmableLinear(nn.Linear):

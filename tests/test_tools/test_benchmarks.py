@@ -1,0 +1,52 @@
+"""--quick modes of the speed benchmarks produce well-formed results."""
+import math
+import os
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, os.path.join(REPO, 'tools', 'benchmarks'))
+import slim_overhead  # noqa: E402
+import throughput  # noqa: E402
+import train_cost  # noqa: E402
+
+
+def _ratio_ok(r):
+    return 0 < r['min'] <= r['median'] <= r['max'] and math.isfinite(r['max'])
+
+
+def test_slim_overhead_quick():
+    r = slim_overhead.main(['--quick'])
+    assert set(r['subnets']) == set(slim_overhead.SUBNETS)
+    for v in r['subnets'].values():
+        assert _ratio_ok(v['eval_ratio']) and _ratio_ok(v['train_ratio'])
+    assert r['machine']['threads'] >= 1
+
+
+def test_train_cost_quick():
+    r = train_cost.main(['--quick'])
+    assert set(r['dn_sets']) == {4, 8}
+    for v in r['dn_sets'].values():
+        assert len(v['sampled_per_iteration']) == 4
+        assert _ratio_ok(v['dspnet_over_one_by_one']) and _ratio_ok(v['dspnet_over_ideal'])
+
+
+def test_throughput_quick():
+    r = throughput.main(['--quick'])
+    assert {'DSPNet', 'BYOL'} <= set(r['images_per_s'])
+    assert all(v > 0 for v in r['images_per_s'].values())
+
+
+def test_fmnist_dspnet_quick(tmp_path):
+    import fmnist_dspnet
+    r = fmnist_dspnet.main(['--quick', '--out-dir', str(tmp_path / 'out'),
+                            '--work-dir', str(tmp_path / 'work')])
+    assert [row['dn'] for row in r['table']] == ['r18_w1', 'r18_w025']
+    for row in r['table']:
+        for k in ('dspnet_knn', 'alone_knn', 'dspnet_linear', 'alone_linear'):
+            assert 0 <= row[k] <= 100
+        assert row['diff_knn'] == round(row['dspnet_knn'] - row['alone_knn'], 2)
+    assert set(r['wall_seconds']) == {'DSPNet', 'BYOL r18_w1', 'BYOL r18_w025'}
+    assert 0 < r['dspnet_over_one_by_one_time']
+    for ext in ('json', 'md', 'png'):
+        assert (tmp_path / 'out' / f'fmnist_dspnet.{ext}').stat().st_size > 100

@@ -1,0 +1,69 @@
+"""A desired network run inside the supernet (weight slicing, switchable BN) vs the same network
+slimmed into a plain ResNet: time ratio of eval forward and of train forward+backward, per DN
+of the R50 family. The plain network is the limit (ratio 1.0).
+
+    python tools/benchmarks/slim_overhead.py [--quick]        # prints one JSON object
+"""
+import argparse
+import json
+
+import torch
+
+from common import interleaved, machine, median_ms, ratio_stats
+from dspnet_mm.models import SlimmableResNet
+
+SUBNETS = dict(r50_w1=dict(widths=1.0), r50_w075=dict(widths=0.75),
+               r50_w05=dict(widths=0.5), r50_w025=dict(widths=0.25),
+               r26_w05=dict(widths=0.5, depths=(2, 2, 2, 2)))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--size', type=int, default=96)
+    p.add_argument('--repeats', type=int, default=7)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batch, args.size, args.repeats = 2, 32, 2
+    torch.manual_seed(0)
+    supernet = SlimmableResNet(50, subnets=SUBNETS)
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    result = dict(benchmark='slim_overhead', batch=args.batch, size=args.size,
+                  repeats=args.repeats, machine=machine(), subnets={})
+    for name in SUBNETS:
+        cfg = supernet.fixed_config(name)
+        cfg.pop('type')
+        plain = SlimmableResNet(**cfg)
+        plain.load_state_dict(supernet.subnet_state_dict(name))
+        supernet.set_subnet(name)
+
+        def eval_fn(net):
+            def run():
+                net.eval()
+                with torch.no_grad():
+                    net(x)
+            return run
+
+        def train_fn(net):
+            def run():
+                net.train()
+                net.zero_grad(set_to_none=True)
+                net(x)[0].mean().backward()
+            return run
+
+        ev = interleaved(dict(supernet=eval_fn(supernet), plain=eval_fn(plain)), args.repeats)
+        tr = interleaved(dict(supernet=train_fn(supernet), plain=train_fn(plain)),
+                         args.repeats)
+        result['subnets'][name] = dict(
+            eval_ratio=ratio_stats(ev['supernet'], ev['plain']),
+            train_ratio=ratio_stats(tr['supernet'], tr['plain']),
+            eval_ms=dict(supernet=median_ms(ev['supernet']), plain=median_ms(ev['plain'])),
+            train_ms=dict(supernet=median_ms(tr['supernet']), plain=median_ms(tr['plain'])))
+    result['targets'] = dict(eval_ratio='<= 1.05', train_ratio='<= 1.15')
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == '__main__':
+    main()

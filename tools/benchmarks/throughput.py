@@ -1,0 +1,60 @@
+"""Images per second of one pretraining step (forward, backward, optimizer step; two views per
+image) of DSPNet, BYOL (mmselfsup's algorithm, one network) and VICReg-Dual-Gating on the same
+input, so users can plan compute.
+
+    python tools/benchmarks/throughput.py [--quick]           # prints one JSON object
+"""
+import argparse
+import json
+import os
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from mmselfsup.registry import MODELS
+from mmselfsup.structures import SelfSupDataSample
+
+from common import interleaved, machine, median_ms
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = dict(DSPNet='dspnet_r18_fmnist.py', BYOL='byol_r18_fmnist.py',
+               VICRegDualGating='vicreg-dual-gating_r18_fmnist.py')
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--repeats', type=int, default=5)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batch, args.repeats = 8, 2
+    torch.manual_seed(0)
+    MessageHub.get_instance('throughput').update_info('max_iters', 10_000)
+    data = dict(inputs=[torch.randn(args.batch, 1, 28, 28) * 50 + 70 for _ in range(2)],
+                data_samples=[SelfSupDataSample() for _ in range(args.batch)])
+    steps = {}
+    for name, cfg_name in CONFIGS.items():
+        path = os.path.join(REPO, 'configs', cfg_name)
+        if not os.path.exists(path):
+            continue
+        cfg = Config.fromfile(path)
+        with DefaultScope.overwrite_default_scope('mmselfsup'):
+            model = MODELS.build(cfg.model)
+            optim = build_optim_wrapper(model, cfg.optim_wrapper)
+        model.train()
+        steps[name] = (lambda m, o: lambda: m.train_step(data, o))(model, optim)
+    times = interleaved(steps, args.repeats)
+    result = dict(benchmark='throughput', batch=args.batch, repeats=args.repeats,
+                  input='2 views of 1x28x28 (Fashion-MNIST configs)', machine=machine(),
+                  step_ms={k: median_ms(v) for k, v in times.items()},
+                  images_per_s={k: round(args.batch / (median_ms(v) / 1000), 1)
+                                for k, v in times.items()})
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,119 @@
+"""Cost of one DSPNet iteration against (a) one BYOL iteration of every desired network
+trained separately (the paper's "pretrained one by one"; 4 and 8 DNs) and (b) the ideal: the
+same sampled sub-networks run as plain networks plus one shared target forward.
+
+    python tools/benchmarks/train_cost.py [--quick]           # prints one JSON object
+"""
+import argparse
+import copy
+import json
+import os
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from mmselfsup.registry import MODELS
+from mmselfsup.structures import SelfSupDataSample
+
+from common import interleaved, machine, median_ms, ratio_stats
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
+BYOL_CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
+DN_SETS = {
+    4: {f'w{int(w * 100)}': dict(widths=w) for w in (1.0, 0.75, 0.5, 0.25)},
+    8: {**{f'w{int(w * 1000)}': dict(widths=w)
+           for w in (1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25)},
+        'd1_w50': dict(widths=0.5, depths=(1, 1, 1, 1))},
+}
+
+
+def build(cfg_path, **model_overrides):
+    cfg = Config.fromfile(cfg_path)
+    for k, v in model_overrides.items():
+        cfg.model[k] = v if not isinstance(v, dict) else {**cfg.model.get(k, {}), **v}
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        model = MODELS.build(cfg.model)
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    return model, optim
+
+
+class IdealStep(nn.Module):
+    """The sampled DNs as separate plain networks (own projector copy and head) plus one
+    shared target forward: what DSPNet's step would cost without any slicing overhead."""
+
+    def __init__(self, dspnet, names):
+        super().__init__()
+        sup = dspnet.backbone
+        nets = {}
+        for n in names:
+            cfg = sup.fixed_config(n)
+            cfg.pop('type')
+            nets[n] = MODELS.build(dict(type='SlimmableResNet', **cfg))
+        self.nets = nn.ModuleDict(nets)
+        self.necks = nn.ModuleDict({n: copy.deepcopy(dspnet.neck) for n in names})
+        self.heads = nn.ModuleDict({n: dspnet.head_of(n) for n in names})
+        self.target = copy.deepcopy(dspnet.target_net.module)
+
+    def step(self, views, optim):
+        with torch.no_grad():
+            t1, t2 = self.target(views[0])[0], self.target(views[1])[0]
+        loss = 0
+        for n, net in self.nets.items():
+            head, neck = self.heads[n], self.necks[n]
+            p1 = head.predictor(neck(net(views[0])))[0]
+            p2 = head.predictor(neck(net(views[1])))[0]
+            loss = loss + 2 * (head.loss(p1, t2) + head.loss(p2, t1))
+        optim.update_params(loss)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--batch', type=int, default=64)
+    p.add_argument('--repeats', type=int, default=5)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batch, args.repeats = 8, 2
+    torch.manual_seed(0)
+    MessageHub.get_instance('train_cost').update_info('max_iters', 10_000)
+    data = dict(inputs=[torch.randn(args.batch, 1, 28, 28) * 50 + 70 for _ in range(2)],
+                data_samples=[SelfSupDataSample() for _ in range(args.batch)])
+    result = dict(benchmark='train_cost', batch=args.batch, repeats=args.repeats,
+                  input='1x28x28 (Fashion-MNIST family, R18 base width 16)', machine=machine(),
+                  dn_sets={})
+    for num_dns, subnets in DN_SETS.items():
+        dspnet, d_optim = build(DSPNET_CFG, backbone=dict(subnets=subnets))
+        names = dspnet.dn_names
+        sampled = [names[0], names[-1], *names[1:3]]  # sandwich + num_random=2
+        dspnet.sampler.sample = lambda: list(sampled)
+        ideal = IdealStep(dspnet, sampled)
+        with DefaultScope.overwrite_default_scope('mmselfsup'):
+            i_optim = build_optim_wrapper(ideal, Config.fromfile(DSPNET_CFG).optim_wrapper)
+        views = dspnet.data_preprocessor(data, True)[0]
+        byols = [build(BYOL_CFG, backbone=dict(subnets=subnets, subnet=n)) for n in names]
+
+        def one_by_one():
+            for model, optim in byols:
+                model.train_step(data, optim)
+
+        times = interleaved(dict(dspnet=lambda: dspnet.train_step(data, d_optim),
+                                 one_by_one=one_by_one,
+                                 ideal=lambda: ideal.step(views, i_optim)), args.repeats)
+        result['dn_sets'][num_dns] = dict(
+            sampled_per_iteration=sampled,
+            ms=dict(dspnet=median_ms(times['dspnet']), one_by_one=median_ms(times['one_by_one']),
+                    ideal=median_ms(times['ideal'])),
+            dspnet_over_one_by_one=ratio_stats(times['dspnet'], times['one_by_one']),
+            dspnet_over_ideal=ratio_stats(times['dspnet'], times['ideal']))
+    result['targets'] = dict(dspnet_over_ideal='<= 1.10')
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == '__main__':
+    main()
