@@ -15,3 +15,6 @@ custom_hooks = [dict(type='NonFiniteLossHook')]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# each iteration trains a few of the sub-networks: the heads and private BNs of the others
+# receive no gradient in that iteration
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -38,3 +38,6 @@ custom_hooks = [dict(type='NonFiniteLossHook')]
 # 8 GPUs x 256 = 2048 images per iteration; LARS lr scaled from BYOL's 4.8 @ 4096
 train_dataloader = dict(batch_size=256)
 optim_wrapper = dict(optimizer=dict(type='LARS', lr=2.4, momentum=0.9, weight_decay=1e-6))
+# each iteration trains a few of the sub-networks: the heads and private BNs of the others
+# receive no gradient in that iteration
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -8,6 +8,8 @@ import os
 import os.path as osp
 import sys
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -54,10 +56,27 @@ def build_config(args) -> Config:
     return cfg
 
 
+def prepare_cpu_distributed(cfg):
+    """Distributed training on a machine without GPUs. mmengine's pytorch launcher calls
+    ``torch.cuda.set_device`` and gives DDP ``device_ids=[LOCAL_RANK]`` unconditionally: start
+    the process group here (gloo, env:// from torchrun), so the Runner finds it initialised,
+    and give DDP no device ids (CPU modules)."""
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+    if backend != 'gloo':
+        print(f'no GPU: using the gloo backend instead of {backend!r}', file=sys.stderr)
+    dist.init_process_group(backend='gloo')
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         cfg = build_config(args)
+        prepare_cpu_distributed(cfg)
         runner = Runner.from_cfg(cfg)
         runner.train()
     except FileNotFoundError as e:  # missing config or data folder: say which and how to fix
