@@ -48,7 +48,7 @@ class SubnetSpec:
             raise TypeError(f'{where}: expected a dict(widths=..., depths=...) or a '
                             f'SubnetSpec, got {type(value).__name__}: {value!r}')
         if isinstance(widths, (int, float)):
-            widths = (float(widths), ) * NUM_STAGES
+            widths = (widths, ) * NUM_STAGES
         widths, depths = tuple(widths), tuple(depths)
         if len(widths) != NUM_STAGES:
             raise ValueError(f'{where}: widths {widths} must be one float or '
