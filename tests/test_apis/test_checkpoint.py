@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 
 import dspnet_mm  # noqa: F401  (registers the allow-list)
-from dspnet_mm.apis import CheckpointError, load_checkpoint_safely
+from dspnet_mm.apis import CheckpointError, load_checkpoint_safely, slim
 
 
 class _Evil:
@@ -78,6 +78,15 @@ def test_malicious_checkpoint_is_refused_by_every_path(tmp_path):
         load_checkpoint(_ToyModel(), path)  # mmengine's loader (load_from / Pretrained)
     with pytest.raises(Exception):
         torch.load(path)
+    with pytest.raises(CheckpointError, match='refused to load'):
+        slim(path, 'a')  # tools/slim.py and tools/eval_subnets.py load through this
+    runner = _toy_runner(tmp_path / 'resume', load_from=path, resume=True)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        runner.load_or_resume()  # --resume
+    pretrained = _ToyModel()
+    pretrained.init_cfg = dict(type='Pretrained', checkpoint=path)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        pretrained.init_weights()  # init_cfg=Pretrained
     assert not marker.exists()
 
 
