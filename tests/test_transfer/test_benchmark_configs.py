@@ -1,0 +1,90 @@
+"""Every config under configs/benchmarks parses, builds its upstream model at full size, and
+runs a forward pass whose shapes prove the derived channel counts match the network."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, init_default_scope
+
+from dspnet_mm.apis import subnet_stage_channels
+from .conftest import REPO
+from .upstream_runs import BENCHMARKS
+
+CONFIGS = sorted(osp.relpath(p, BENCHMARKS) for p in glob.glob(
+    osp.join(BENCHMARKS, '**', '*.py'), recursive=True) if '_base_' not in p)
+
+
+def build(cfg):
+    init_default_scope(cfg.default_scope)
+    return revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+
+
+def forward(model, x):
+    """Run the parts whose input channels were derived; return the backbone's features."""
+    if hasattr(model, 'rpn_head'):  # mmdet two-stage detector
+        feats = model.extract_feat(x)
+        model.rpn_head(feats)
+        rois = torch.tensor([[0., 4., 4., 40., 36.], [0., 0., 0., 60., 60.]])
+        model.roi_head._bbox_forward(feats, rois)
+        model.roi_head._mask_forward(feats, rois)
+        return model.backbone(x)
+    if hasattr(model, 'decode_head'):  # mmseg encoder-decoder
+        feats = model.extract_feat(x)
+        model.decode_head(feats)
+        model.auxiliary_head(feats)
+        return feats
+    model(x, mode='tensor')  # mmcls classifier
+    return model.backbone(x)
+
+
+def test_every_benchmark_config_is_listed():
+    assert len(CONFIGS) == 8, CONFIGS  # 3 detection, 3 segmentation, 2 classification
+
+
+@pytest.mark.parametrize('relpath', CONFIGS)
+def test_config_parses_builds_and_runs(relpath):
+    cfg = Config.fromfile(osp.join(BENCHMARKS, relpath))
+    backbone = cfg.model.backbone
+    stock = backbone.type == 'ResNet'
+    if not stock:
+        assert cfg.custom_imports.imports == ['dspnet_mm']
+        assert cfg.model.type == 'dspnet_mm.WithSubnetChannels'
+        assert backbone.subnet == 'r50_w05'
+    # indices count stages from 0 in every upstream library and in SlimmableResNet
+    assert all(0 <= i <= 3 for i in backbone.out_indices)
+    model = build(cfg)
+    with torch.no_grad():
+        feats = forward(model, torch.randn(1, 3, 64, 64))
+    widths = [f.shape[1] for f in feats]
+    if stock:
+        assert widths == [256, 512, 1024, 2048]
+    else:
+        expected = subnet_stage_channels(backbone)
+        assert expected == (128, 256, 512, 1024)  # r50_w05
+        assert widths == [expected[i] for i in backbone.out_indices]
+
+
+@pytest.mark.parametrize('relpath,subnet,widths', [
+    ('mmdetection/coco/mask-rcnn_dspnet-r50_fpn_ms-1x_coco.py', 'r50_w025', [64, 128, 256, 512]),
+    ('mmdetection/coco/mask-rcnn_dspnet-r50-c4_ms-1x_coco.py', 'r26_w05', [512]),
+])
+def test_selecting_another_network_rederives_channels(relpath, subnet, widths):
+    """What a user does on the command line: --cfg-options model.backbone.subnet=NAME."""
+    cfg = Config.fromfile(osp.join(BENCHMARKS, relpath))
+    cfg.merge_from_dict({'model.backbone.subnet': subnet})
+    model = build(cfg)
+    with torch.no_grad():
+        feats = forward(model, torch.randn(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == widths
+    if 'c4' in relpath:  # the RoI stage has the network's last-stage width and depth
+        head = model.roi_head.shared_head
+        assert len(head.layer4) == 2 and head.out_channels == 1024
+
+
+def test_desired_networks_match_the_pretraining_config():
+    pretrain = Config.fromfile(osp.join(REPO, 'configs', 'dspnet_r50.py'))
+    shared = Config.fromfile(osp.join(BENCHMARKS, '_base_', 'dspnet_r50.py'))
+    assert shared.dspnet_r50_subnets.to_dict() == pretrain.model.backbone.subnets.to_dict()
