@@ -1,0 +1,240 @@
+"""GatedResNet: a ResNet whose residual blocks compute only the middle channels their channel
+gate selects for each image (dynamic-gating VICReg, Krishna et al., BMVC 2023), with a dense
+and a gated branch that share every weight but the BNs of the blocks (dual BN)."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+
+from dspnet_mm.registry import MODELS
+from ..utils.gate import ChannelGate
+from ..utils.gated_flops import GatedFlops, count_gated_flops
+from ..utils.resnet_skeleton import BasicBlock, Bottleneck, ResNetSkeleton, arch_of
+from ..utils.slimmable_ops import SwitchableBatchNorm2d
+from ..utils.subnet import SubnetSpec, resnet_channels
+
+GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
+# sparse inference of a batch pays off for groups of at least this many images sharing a mask
+SPARSE_MIN_GROUP = 4
+
+
+class GatedBlockMixin:
+    """The gating shared by both block types: a gate reads the block input ``x`` and masks the
+    outputs of ``conv1`` (after BN and ReLU), i.e. the input channels of ``conv2``:
+    ``out = relu(bn1(conv1(x))) * mask; out = conv2(out); ...``.
+
+    ``gated`` (set by the backbone) selects the branch. In eval with ``sparse_inference`` the
+    gated branch computes only the active filters of conv1 and the matching input channels of
+    conv2, per group of images that share a mask, which is what saves time."""
+
+    def _init_gate(self, gate_reduction: int, gate_tau: float):
+        self.gate = ChannelGate(self.conv1.in_channels, self.conv1.out_channels,
+                                gate_reduction, gate_tau)
+        self.gated = False
+        self.sparse_inference = True
+        self.last_mask: Optional[torch.Tensor] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        if not self.gated:
+            self.last_mask = None
+            out = self.conv2(self.relu(self.bn1(self.conv1(x))))
+            return self.after_conv2(out, identity)
+        mask = self.gate(x)
+        self.last_mask = mask
+        if self.sparse_inference and not self.training:
+            out = self.sparse_conv2(x, mask)
+            if out is not None:
+                return self.after_conv2(out, identity)
+        out = self.relu(self.bn1(self.conv1(x))) * mask[:, :, None, None]
+        return self.after_conv2(self.conv2(out), identity)
+
+    def after_conv2(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sparse_conv2(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``conv2(relu(bn1(conv1(x))) * mask)`` computing only the active channels.
+
+        Args:
+            x: block input (N, C_in, H, W).
+            mask: (N, C_mid) of 0./1.
+        Returns:
+            conv2's output (N, C_conv2_out, H', W'), or None when the batch has so many
+            distinct masks (fewer than ``SPARSE_MIN_GROUP`` images per mask on average) that
+            the batched dense x mask computation is faster.
+        """
+        if x.size(0) == 1:
+            return self._active_conv2(x, mask[0].nonzero().flatten())
+        patterns, group = torch.unique(mask, dim=0, return_inverse=True)
+        if len(patterns) * SPARSE_MIN_GROUP > x.size(0):
+            return None
+        out = None
+        for g, pattern in enumerate(patterns):
+            rows = (group == g).nonzero().flatten()
+            y = self._active_conv2(x.index_select(0, rows), pattern.nonzero().flatten())
+            if out is None:
+                out = y.new_empty((x.size(0), ) + y.shape[1:])
+            out.index_copy_(0, rows, y)
+        return out
+
+    def _active_conv2(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        c1, c2 = self.conv1, self.conv2
+        if idx.numel() == 0:  # every channel off: conv2 sees zeros and outputs zeros
+            h, w = _conv_out_size(c2, *_conv_out_size(c1, x.size(2), x.size(3)))
+            return x.new_zeros(x.size(0), c2.out_channels, h, w)
+        mean, var, weight, bias, eps = _active_bn_state(self.bn1)
+        w1, w2 = c1.weight, c2.weight
+        if idx.numel() < c1.out_channels:  # (all channels on: no copies)
+            w1, w2 = w1.index_select(0, idx), w2.index_select(1, idx)
+            mean, var = mean.index_select(0, idx), var.index_select(0, idx)
+            weight = None if weight is None else weight.index_select(0, idx)
+            bias = None if bias is None else bias.index_select(0, idx)
+        out = F.conv2d(x, w1, None, c1.stride, c1.padding, c1.dilation)
+        out = F.relu(F.batch_norm(out, mean, var, weight, bias, False, 0., eps), inplace=True)
+        return F.conv2d(out, w2, None, c2.stride, c2.padding, c2.dilation)
+
+
+class GatedBasicBlock(GatedBlockMixin, BasicBlock):
+    """BasicBlock whose conv1 outputs (= conv2 inputs) are gated."""
+
+    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_gate(gate_reduction, gate_tau)
+
+    def after_conv2(self, out, identity):
+        return self.relu(self.bn2(out) + identity)
+
+
+class GatedBottleneck(GatedBlockMixin, Bottleneck):
+    """Bottleneck whose conv1 outputs (= the 3x3 conv2's inputs) are gated; conv2's outputs
+    and conv3 stay dense."""
+
+    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_gate(gate_reduction, gate_tau)
+
+    def after_conv2(self, out, identity):
+        out = self.relu(self.bn2(out))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+GATED_BLOCKS = {BasicBlock: GatedBasicBlock, Bottleneck: GatedBottleneck}
+
+
+@MODELS.register_module()
+class GatedResNet(ResNetSkeleton):
+    """ResNet with a channel gate in every residual block and two branches.
+
+    ``forward(x, gated=False)`` is the dense network; ``forward(x, gated=True)`` the gated one,
+    whose masks (one (N, C_mid) tensor per block) ``forward_gated`` also returns. Convs, gates
+    and the stem are shared by both branches; with ``dual_bn`` every BN inside a block has a
+    second set of parameters and statistics for the gated branch
+    (``layer1.0.bn1.subnet_bns.gated.*``). The dense branch keeps the standard key names, so
+    a stock mmcls/mmdet/mmseg ``ResNet`` loads the dense network (``strict=False`` leaves only
+    the ``gate`` and ``subnet_bns.gated`` keys over).
+
+    Args:
+        depth: 18, 34 (BasicBlock) or 50, 101 (Bottleneck).
+        dual_bn: separate BNs for the gated branch (the BMVC method); False for a single
+            gated stream (VICReg-Gating).
+        gate_reduction: the gate's hidden width is C_in // gate_reduction.
+        gate_tau: temperature of the gate's binary-concrete relaxation.
+        sparse_inference: in eval, compute only the active channels of the gated branch
+            (same output as the masked dense computation, less time).
+        norm_cfg: ``dict(type='BN' | 'SyncBN', ...)``.
+        Other arguments as in :class:`ResNetSkeleton` (mmcls ``ResNet`` conventions,
+        ``out_indices`` counted from the first stage).
+    """
+
+    def __init__(self, depth: int, in_channels: int = 3, stem_channels: int = 64,
+                 base_channels: int = 64, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
+                 out_indices=(3, ), style='pytorch', small_input: bool = False,
+                 frozen_stages: int = -1, norm_cfg=dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False, zero_init_residual: bool = False,
+                 dual_bn: bool = True, gate_reduction: int = 4, gate_tau: float = 2 / 3,
+                 sparse_inference: bool = True, init_cfg=None):
+        block, max_depths = arch_of(depth)
+        if norm_cfg.get('type', 'BN') not in ('BN', 'SyncBN'):
+            raise ValueError(f"norm_cfg type {norm_cfg.get('type')!r}: GatedResNet supports "
+                             "'BN' and 'SyncBN'")
+        self.norm_cfg = dict(norm_cfg)
+        self.dual_bn = dual_bn
+        self.gate_cfg = dict(gate_reduction=gate_reduction, gate_tau=gate_tau)
+        channels = resnet_channels(SubnetSpec((1.0, ) * 4, max_depths), stem_channels,
+                                   base_channels, block.expansion)
+        super().__init__(depth, channels, max_depths, in_channels, strides, dilations,
+                         out_indices, style, small_input, frozen_stages, norm_eval,
+                         zero_init_residual, init_cfg)
+        # plain lists (not registered twice): switched on every forward
+        self._blocks = [blk for name in self.res_layers for blk in getattr(self, name)]
+        self._dual_bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
+        self.set_sparse_inference(sparse_inference)
+        self._flops_cache: Dict[Tuple[int, ...], GatedFlops] = {}
+
+    # ---------------------------------------------------------------- construction
+    def make_conv(self, in_channels, out_channels, kernel_size, stride, padding, dilation):
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         bias=False)
+
+    def make_norm(self, num_features, role, stage, block):
+        if stage < 0 or not self.dual_bn:  # the stem is shared by both branches
+            return build_norm_layer(self.norm_cfg, num_features)[1]
+        cfg = {k: v for k, v in self.norm_cfg.items() if k in ('eps', 'momentum')}
+        bn = SwitchableBatchNorm2d(num_features, {GATED_BN: num_features},
+                                   sync=self.norm_cfg.get('type') == 'SyncBN', **cfg)
+        if not self.norm_cfg.get('requires_grad', True):
+            bn.requires_grad_(False)
+        return bn
+
+    def make_block(self, block_cls, stage, block, **kwargs):
+        return GATED_BLOCKS[block_cls](**kwargs, **self.gate_cfg)
+
+    @property
+    def gated_blocks(self) -> List[GatedBlockMixin]:
+        """Every block, in forward order (one mask each)."""
+        return self._blocks
+
+    def set_sparse_inference(self, enabled: bool):
+        """Choose the eval-mode gated computation: only active channels, or dense x mask."""
+        for blk in self.gated_blocks:
+            blk.sparse_inference = enabled
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor, gated: bool = False) -> Tuple[torch.Tensor, ...]:
+        """(N, C, H, W) -> feature maps of ``out_indices``, from the dense or gated branch."""
+        for blk in self.gated_blocks:
+            blk.gated = gated
+        for bn in self._dual_bns:
+            bn.active_key = GATED_BN if gated else None
+        return super().forward(x)
+
+    def forward_gated(self, x: torch.Tensor
+                      ) -> Tuple[Tuple[torch.Tensor, ...], List[torch.Tensor]]:
+        """Gated branch: (feature maps, masks), one (N, C_mid) 0./1. mask per block."""
+        outs = self.forward(x, gated=True)
+        return outs, [blk.last_mask for blk in self.gated_blocks]
+
+    # ---------------------------------------------------------------- FLOPs
+    def flops(self, input_shape: Sequence[int]) -> GatedFlops:
+        """FLOPs accounting of this network on one image of ``input_shape`` (C, H, W)."""
+        key = tuple(int(s) for s in input_shape)
+        if key not in self._flops_cache:
+            self._flops_cache[key] = count_gated_flops(self, key)
+        return self._flops_cache[key]
+
+
+def _conv_out_size(conv: nn.Conv2d, h: int, w: int) -> Tuple[int, int]:
+    size = []
+    for n, k, s, p, d in zip((h, w), conv.kernel_size, conv.stride, conv.padding,
+                             conv.dilation):
+        size.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
+    return tuple(size)
+
+
+def _active_bn_state(bn: nn.BatchNorm2d):
+    """(running mean, running var, weight, bias, eps) of the BN the active branch uses."""
+    key = getattr(bn, 'active_key', None)
+    src = bn.subnet_bns[key] if key is not None else bn
+    return src.running_mean, src.running_var, src.weight, src.bias, src.eps

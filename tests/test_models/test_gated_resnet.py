@@ -1,0 +1,208 @@
+"""GatedResNet: dual BN, key names of a stock ResNet, masks, sparse inference."""
+import time
+
+import pytest
+import torch
+from mmcls.models import ResNet as MMClsResNet
+from mmcls.models import ResNet_CIFAR
+
+from conftest import randomize_bn
+from dspnet_mm.models import GatedResNet, SlimmableResNet
+from dspnet_mm.models.backbones.gated_resnet import GatedBasicBlock, GatedBottleneck
+from dspnet_mm.models.utils import ResNetSkeleton, SwitchableBatchNorm2d
+
+
+def small(depth=18, **kwargs):
+    kwargs.setdefault('stem_channels', 8)
+    kwargs.setdefault('base_channels', 8)
+    kwargs.setdefault('small_input', True)
+    return GatedResNet(depth, **kwargs)
+
+
+def test_shares_the_skeleton_with_slimmable_resnet():
+    net = small()
+    assert isinstance(net, ResNetSkeleton)
+    slim_keys = {k for k in SlimmableResNet(18, stem_channels=8, base_channels=8,
+                                            small_input=True).state_dict()}
+    gated_keys = set(net.state_dict())
+    extra = gated_keys - slim_keys
+    assert slim_keys <= gated_keys
+    assert extra and all('.gate.' in k or '.subnet_bns.gated.' in k for k in extra)
+    assert [type(b) for b in net.gated_blocks] == [GatedBasicBlock] * 8
+    assert [type(b) for b in small(50).gated_blocks] == [GatedBottleneck] * 16
+
+
+@pytest.mark.parametrize('depth,small_input', [(18, True), (50, False)])
+def test_dense_branch_loads_into_stock_mmcls_resnet(depth, small_input):
+    net = small(depth, small_input=small_input, in_channels=1)
+    randomize_bn(net)
+    net.eval()
+    stock_cls = ResNet_CIFAR if small_input else MMClsResNet
+    stock = stock_cls(depth=depth, in_channels=1, stem_channels=8, base_channels=8,
+                      out_indices=(3, ))
+    stock.eval()
+    result = stock.load_state_dict(net.state_dict(), strict=False)
+    assert result.missing_keys == []
+    assert result.unexpected_keys and all(
+        '.gate.' in k or '.subnet_bns.gated.' in k for k in result.unexpected_keys)
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(net(x)[0], stock(x)[0], atol=1e-5)
+
+
+def test_dual_bn_statistics_are_separate():
+    net = small()
+    net.train()
+    bn = net.layer2[0].bn1
+    assert isinstance(bn, SwitchableBatchNorm2d) and 'gated' in bn.subnet_bns
+    dense0, gated0 = bn.running_mean.clone(), bn.subnet_bns['gated'].running_mean.clone()
+    net(torch.randn(4, 3, 16, 16), gated=False)
+    assert not torch.equal(bn.running_mean, dense0)
+    assert torch.equal(bn.subnet_bns['gated'].running_mean, gated0)
+    dense1 = bn.running_mean.clone()
+    net(torch.randn(4, 3, 16, 16), gated=True)
+    assert torch.equal(bn.running_mean, dense1)
+    assert not torch.equal(bn.subnet_bns['gated'].running_mean, gated0)
+    assert bn.subnet_bns['gated'].num_batches_tracked == 1 and bn.num_batches_tracked == 1
+    # the stem is shared: plain BN; single-stream nets have no gated BN at all
+    assert type(net.bn1) is torch.nn.BatchNorm2d
+    assert not any('subnet_bns' in k for k in small(dual_bn=False).state_dict())
+
+
+def test_gated_branch_masks_and_gradients():
+    net = small()
+    net.train()
+    x = torch.randn(4, 3, 16, 16)
+    feats, masks = net.forward_gated(x)
+    assert feats[0].shape == (4, 64, 2, 2)
+    assert [m.shape for m in masks] == [(4, c) for c in (8, 8, 16, 16, 32, 32, 64, 64)]
+    assert all(set(m.unique().tolist()) <= {0., 1.} for m in masks)
+    # the straight-through masks carry gradient to the gates
+    sum(m.sum() for m in masks).backward()
+    assert net.layer3[1].gate.expand.weight.grad.abs().sum() > 0
+    # dense branch: no masks, no gate called
+    net(x, gated=False)
+    assert all(b.last_mask is None for b in net.gated_blocks)
+
+
+def test_masked_channels_do_not_matter():
+    """The gated output equals the dense computation with the masked conv1 filters zeroed."""
+    net = small(dual_bn=False)
+    randomize_bn(net)
+    net.eval()
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        gated, masks = net.forward_gated(x)
+        for blk, m in zip(net.gated_blocks, masks):  # silence the off channels for good
+            off = m[0] == 0
+            blk.bn1.weight[off] = 0
+            blk.bn1.bias[off] = 0
+        dense = net(x, gated=False)
+    assert torch.allclose(gated[0], dense[0], atol=1e-5)
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+@pytest.mark.parametrize('batch', ['one', 'groups', 'diverse'])
+def test_sparse_inference_equals_masked_dense(depth, batch, monkeypatch):
+    net = small(depth, base_channels=16, stem_channels=16)
+    randomize_bn(net)
+    net.eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(dict(one=1, groups=2, diverse=5)[batch], 3, 20, 20, generator=g)
+    if batch == 'groups':  # 2 distinct images x 4: two groups of 4 images sharing a mask
+        x = x.repeat_interleave(4, dim=0)
+    sparse_calls = []
+    original = GatedBasicBlock._active_conv2 if depth == 18 else GatedBottleneck._active_conv2
+
+    def spy(self, xs, idx):
+        sparse_calls.append(xs.size(0))
+        return original(self, xs, idx)
+
+    monkeypatch.setattr(GatedBasicBlock if depth == 18 else GatedBottleneck, '_active_conv2',
+                        spy)
+    with torch.no_grad():
+        net.set_sparse_inference(False)
+        masked, masks_m = net.forward_gated(x)
+        net.set_sparse_inference(True)
+        sparse, masks_s = net.forward_gated(x)
+    assert all(torch.equal(a, b) for a, b in zip(masks_m, masks_s))
+    density = torch.cat([m.flatten() for m in masks_s]).mean()
+    assert 0.1 < density < 0.9  # a real mix of on and off channels
+    assert (masked[0] - sparse[0]).abs().max() < 1e-4
+    # one sparse computation per group of images sharing a mask, unless a block's batch has
+    # fewer than 4 images per distinct mask (then the batched dense x mask path runs)
+    expected = []
+    for m in masks_s:
+        _, counts = torch.unique(m, dim=0, return_counts=True)
+        if len(m) == 1 or len(counts) * 4 <= len(m):
+            expected += counts.tolist()
+    assert sparse_calls == expected
+    if batch == 'groups':
+        assert 4 in sparse_calls  # the two images' masks differ somewhere: two groups of 4
+    if batch == 'diverse':
+        assert len(sparse_calls) < len(net.gated_blocks)  # some blocks fell back
+
+
+def test_sparse_inference_with_all_channels_off_or_on():
+    net = small()
+    randomize_bn(net)
+    net.eval()
+    x = torch.randn(3, 3, 16, 16)
+    results = {}
+    for sign in (-1., 1.):
+        for blk in net.gated_blocks:  # logits of one sign: every channel off / on
+            blk.gate.bn.bias.data.fill_(5.)
+            blk.gate.expand.weight.data = sign * blk.gate.expand.weight.data.abs()
+        with torch.no_grad():
+            net.set_sparse_inference(False)
+            masked, masks = net.forward_gated(x)
+            net.set_sparse_inference(True)
+            sparse, _ = net.forward_gated(x)
+        assert all(m.mean() == (sign > 0) for m in masks)
+        assert (masked[0] - sparse[0]).abs().max() < 1e-4
+        results[sign] = sparse[0]
+    with torch.no_grad():  # all on = the dense computation with the gated BNs
+        for bn in net._dual_bns:
+            gated = bn.subnet_bns['gated']
+            for name in ('weight', 'bias', 'running_mean', 'running_var'):
+                getattr(bn, name).data.copy_(getattr(gated, name))
+        assert torch.allclose(results[1.], net(x)[0], atol=1e-4)
+
+
+def test_sparse_inference_is_faster_at_batch_1():
+    """Batch 1, a quarter of the channels on: computing only those beats dense x mask."""
+    torch.manual_seed(0)
+    net = GatedResNet(18, base_channels=64, small_input=True).eval()
+    for blk in net.gated_blocks:  # every image keeps the same 25% of the channels
+        w = blk.gate.expand.weight.data.abs()
+        keep = torch.zeros(w.size(0), dtype=torch.bool)
+        keep[torch.randperm(w.size(0))[:w.size(0) // 4]] = True
+        w[~keep] *= -1
+        blk.gate.expand.weight.data = w
+        blk.gate.bn.bias.data.fill_(5.)
+    x = torch.randn(1, 3, 32, 32)
+
+    def best_time(sparse):
+        net.set_sparse_inference(sparse)
+        with torch.no_grad():
+            _, masks = net.forward_gated(x)
+            assert all(m.mean() == 0.25 for m in masks)
+            times = []
+            for _ in range(10):
+                t = time.perf_counter()
+                net.forward_gated(x)
+                times.append(time.perf_counter() - t)
+        return min(times)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 threads on a busy 2-core machine time OpenMP waits instead
+    try:
+        masked, sparse = best_time(False), best_time(True)
+    finally:
+        torch.set_num_threads(threads)
+    assert sparse < 0.8 * masked, (sparse, masked)  # about 1.9x measured
+
+
+def test_bad_norm_type():
+    with pytest.raises(ValueError, match="supports 'BN' and 'SyncBN'"):
+        small(norm_cfg=dict(type='GN', num_groups=2))

@@ -1,0 +1,70 @@
+"""Every VICReg config parses, builds (model, LARS/AdamW optimiser, data pipeline) and trains
+one step on a tiny fake batch. The paper-scale ones need data the user provides."""
+import glob
+import os
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from mmselfsup.registry import MODELS, TRANSFORMS
+from mmselfsup.structures import SelfSupDataSample
+
+import dspnet_mm  # noqa: F401
+from conftest import REPO
+from dspnet_mm.models import GatedResNet
+
+CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs',
+                                                                     'vicreg*_r18_*.py')))
+
+
+def test_all_methods_and_datasets_present():
+    for method in ('vicreg', 'vicreg-gating', 'vicreg-dual-gating'):
+        for data in ('fmnist', 'cifar10', 'cifar100', 'stl10', 'in100'):
+            assert f'{method}_r18_{data}.py' in CONFIGS
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds_and_trains_one_step(name):
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
+    paper_scale = 'fmnist' not in name
+    if paper_scale:  # the paper's recipe
+        assert cfg.train_cfg.max_epochs == 500
+        assert cfg.train_dataloader.batch_size == 256
+        assert cfg.optim_wrapper.optimizer.type == 'LARS'
+        assert cfg.model.neck.hid_channels == cfg.model.neck.out_channels == 2048
+    if 'gating' in name:
+        assert cfg.model.sparsity_loss.t_d == (0.5 if paper_scale else 0.3)
+        assert cfg.custom_hooks[0].type == 'GateAnnealingHook'
+        assert cfg.model.backbone.dual_bn == ('dual' in name)
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        # the training pipeline's transforms all exist (the dataset itself needs the data)
+        for t in cfg.train_dataloader.dataset.pipeline:
+            TRANSFORMS.build(t)
+        model = revert_sync_batchnorm(MODELS.build(cfg.model))  # as the Runner does on 1 GPU
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    channels = len(cfg.model.data_preprocessor.mean)
+    g = torch.Generator().manual_seed(0)
+    data = dict(inputs=[torch.randint(0, 256, (4, channels, 16, 16), generator=g).float()
+                        for _ in range(2)],
+                data_samples=[SelfSupDataSample() for _ in range(4)])
+    model.train()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    log_vars = model.train_step(data, optim)
+    assert torch.isfinite(torch.as_tensor(log_vars['loss']))
+    assert 'loss_vicreg' in log_vars
+    moved = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
+    assert any(n.startswith('backbone.') for n in moved) and any(
+        n.startswith('neck.') for n in moved)
+    if isinstance(model.backbone, GatedResNet):
+        assert {'loss_flops', 'loss_bound', 'flops_kept'} <= set(log_vars)
+        assert any('.gate.' in n for n in moved)
+    if paper_scale:  # LARS skips adaptation and decay for every BN (gates' included) and bias
+        groups = optim.optimizer.param_groups
+        names = {id(p): n for n, p in model.named_parameters()}
+        excluded = {names[id(p)] for g in groups if g.get('lars_exclude') for p in g['params']}
+        assert any('.gate.bn.' in n for n in excluded) or 'gating' not in name
+        assert all(('bn' in n or 'bias' in n or 'downsample.1' in n) for n in excluded)
+        assert all(n in excluded for n in names.values() if n.endswith('.bias'))

@@ -1,0 +1,112 @@
+"""tools/analyze_gating.py on a small gated checkpoint with known gate densities."""
+import json
+import os
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import REPO, randomize_bn
+from dspnet_mm.models import GatedResNet
+
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import analyze_gating  # noqa: E402
+
+CFG = os.path.join(REPO, 'configs', 'vicreg-dual-gating_r18_fmnist.py')
+DATA = os.path.join(REPO, 'data', 'fashion_mnist')
+OPTIONS = ['model.backbone.stem_channels=8', 'model.backbone.base_channels=8',
+           f'train_dataloader.dataset.data_prefix={DATA}']
+
+
+def quarter_gated_backbone():
+    """The config's GatedResNet, narrow, whose gates keep the same 25% of every block."""
+    cfg = Config.fromfile(CFG).model.backbone
+    cfg.update(stem_channels=8, base_channels=8)
+    cfg.pop('type')
+    net = GatedResNet(**cfg)
+    randomize_bn(net)
+    g = torch.Generator().manual_seed(0)
+    for blk in net.gated_blocks:
+        w = blk.gate.expand.weight.data.abs() + 0.1
+        keep = torch.zeros(w.size(0), dtype=torch.bool)
+        keep[torch.randperm(w.size(0), generator=g)[:w.size(0) // 4]] = True
+        w[~keep] *= -1
+        blk.gate.expand.weight.data = w
+        blk.gate.bn.bias.data.fill_(5.)  # hidden units > 0: logits carry the weight's sign
+    return net.eval()
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    net = quarter_gated_backbone()
+    sd = {f'backbone.{k}': v for k, v in net.state_dict().items()}
+    sd['sparsity_loss.p'] = torch.tensor(0.5)
+    path = tmp_path / 'iter_10.pth'
+    torch.save(dict(state_dict=sd, meta=dict(iter=10)), path)
+    return net, str(path)
+
+
+def test_reports_flops_density_knn_embeddings_and_latency(checkpoint, tmp_path, capsys):
+    net, path = checkpoint
+    out_dir = tmp_path / 'analysis'
+    rc = analyze_gating.main([path, '--config', CFG, '--num-images', '64', '--batch-size', '32',
+                              '--out-dir', str(out_dir), '--knn', '--knn-train', '300',
+                              '--knn-test', '100', '--embedding-plot', 'pca', '--benchmark',
+                              '--benchmark-images', '4', '--cfg-options', *OPTIONS])
+    assert rc == 0
+    with open(out_dir / 'results.json') as f:
+        r = json.load(f)
+    table = net.flops((1, 28, 28))
+    expected = (table.all_off + sum(c // 4 * f for c, f in zip(table.channels,
+                                                                table.channel_flops)))
+    assert r['images'] == 64 and r['t_d'] == 0.3
+    assert r['flops_kept'] == pytest.approx(expected / table.dense)
+    assert r['flops_reduction'] == pytest.approx(1 - expected / table.dense)
+    assert r['flops_kept_std'] == pytest.approx(0., abs=1e-9)
+    assert r['dense_mflops'] == pytest.approx(table.dense / 1e6)
+    assert list(r['density']) == ['layer1.0', 'layer1.1', 'layer2.0', 'layer2.1', 'layer3.0',
+                                  'layer3.1', 'layer4.0', 'layer4.1']
+    assert all(v == pytest.approx(0.25) for v in r['density'].values())
+    assert 10 < r['knn']['dense_top1'] <= 100 and 10 < r['knn']['gated_top1'] <= 100
+    assert r['knn']['train_images'] == 300 and r['knn']['test_images'] == 100
+    lat = r['latency_batch1']
+    assert lat['gated_sparse_ms'] > 0 and lat['gated_masked_ms'] > 0
+    for name in ('channel_density.png', 'embeddings_pca.png'):
+        assert (out_dir / name).stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert 'FLOPs reduction' in printed and 'k-NN top-1' in printed
+
+
+def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
+    """Untouched (learned-looking) gates: the tool's mean equals per-image masks by hand."""
+    net, _ = checkpoint
+    net = GatedResNet(**{k: v for k, v in Config.fromfile(CFG).model.backbone.items()
+                         if k != 'type'} | dict(stem_channels=8, base_channels=8))
+    randomize_bn(net)
+    net.eval()
+    cfg = Config.fromfile(CFG)
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in OPTIONS[2:]))
+    images = analyze_gating.ImageSet(cfg, test_mode=True, subset=40)
+    stats = analyze_gating.gated_statistics(net, images, batch_size=16)
+    x, _ = images.tensors()
+    with torch.no_grad():
+        _, masks = net.forward_gated(x)
+    kept = net.flops((1, 28, 28)).kept(masks)
+    assert stats['flops_kept'] == pytest.approx(kept.double().mean().item(), rel=1e-5)
+    assert 0 < stats['flops_kept_std']
+    assert list(stats['density'].values()) == pytest.approx([m.mean().item() for m in masks],
+                                                            rel=1e-5)
+
+
+def test_errors(checkpoint, tmp_path):
+    _, path = checkpoint
+    with pytest.raises(KeyError, match='no backbone'):
+        bad = tmp_path / 'bad.pth'
+        torch.save(dict(state_dict={'neck.fc0.weight': torch.zeros(1)}), bad)
+        analyze_gating.main([str(bad), '--config', CFG, '--out-dir', str(tmp_path),
+                             '--cfg-options', *OPTIONS])
+    with pytest.raises(TypeError, match='needs a GatedResNet'):
+        analyze_gating.main([path, '--config', os.path.join(REPO, 'configs',
+                                                            'vicreg_r18_fmnist.py'),
+                             '--out-dir', str(tmp_path), '--cfg-options', *OPTIONS])

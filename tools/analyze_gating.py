@@ -1,0 +1,256 @@
+"""Analyse the gated branch of a dynamic-gating checkpoint (VICRegGating / VICRegDualGating).
+
+    python tools/analyze_gating.py work_dirs/vicreg-dual-gating_r18_fmnist/iter_400.pth \
+        --config configs/vicreg-dual-gating_r18_fmnist.py --out-dir work_dirs/gating \
+        [--knn] [--embedding-plot umap|pca] [--benchmark]
+
+Over a split of the config's dataset (gated branch, eval mode, deterministic gates) it reports
+the mean fraction of the dense network's FLOPs kept and the reduction (the paper's "FLOPs R."
+column, 1 - kept), and the mean channel density of every gated block (the paper's Figure 1,
+``channel_density.png``). Options: ``--knn`` weighted k-NN top-1 of the dense and of the gated
+features (train split as the memory bank), ``--embedding-plot`` a 2-D map of dense vs gated
+embeddings of the same images (the paper's Figure 2; ``umap`` needs ``pip install umap-learn``),
+``--benchmark`` batch-1 latency of the gated branch computed sparsely vs as dense x mask.
+Everything is also written to ``results.json`` in ``--out-dir``.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Dict
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config, DictAction
+from mmengine.registry import DefaultScope
+
+import dspnet_mm  # noqa: F401  (registers our modules)
+from dspnet_mm.apis import load_checkpoint_safely
+from dspnet_mm.apis.evaluation import knn_top1
+from dspnet_mm.models import GatedResNet
+from dspnet_mm.registry import MODELS
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_subnets import ImageSet  # noqa: E402  (normalised images + labels of a split)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='FLOPs kept, channel density, k-NN and embeddings '
+                                'of a gated checkpoint')
+    p.add_argument('checkpoint', help='a training checkpoint (mmengine) of a gated algorithm')
+    p.add_argument('--config', required=True, help='the config it was trained with')
+    p.add_argument('--split', choices=['test', 'train'], default='test',
+                   help='split for FLOPs and density statistics')
+    p.add_argument('--num-images', type=int, help='use the first N images of that split')
+    p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--out-dir', default=None, help='default: next to the checkpoint')
+    p.add_argument('--knn', action='store_true', help='k-NN top-1 of dense and gated features')
+    p.add_argument('--knn-train', type=int, default=10000, help='memory-bank images (train)')
+    p.add_argument('--knn-test', type=int, default=2000, help='query images (test)')
+    p.add_argument('--knn-k', type=int, default=20)
+    p.add_argument('--embedding-plot', choices=['umap', 'pca'],
+                   help='2-D map of dense vs gated embeddings of --embedding-images images')
+    p.add_argument('--embedding-images', type=int, default=1000)
+    p.add_argument('--benchmark', action='store_true',
+                   help='batch-1 latency: sparse gated vs dense x mask vs dense')
+    p.add_argument('--benchmark-images', type=int, default=50)
+    p.add_argument('--benchmark-threads', type=int, default=1,
+                   help='intra-op threads while timing (1: stable on a shared machine)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings of the config, e.g. the dataset folder')
+    return p.parse_args(argv)
+
+
+def load_gated_backbone(checkpoint: str, cfg: Config) -> GatedResNet:
+    """The checkpoint's GatedResNet (``backbone.*`` keys), in eval mode."""
+    backbone_cfg = dict(cfg.model.backbone)
+    backbone_cfg.pop('init_cfg', None)
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        backbone = MODELS.build(backbone_cfg)
+    if not isinstance(backbone, GatedResNet):
+        raise TypeError(f'{checkpoint}: the config\'s backbone is a '
+                        f'{type(backbone).__name__}; analyze_gating needs a GatedResNet')
+    state = load_checkpoint_safely(checkpoint)
+    state = state.get('state_dict', state)
+    own = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    if not own:
+        raise KeyError(f'{checkpoint} has no backbone.* weights')
+    backbone.load_state_dict(own, strict=True)
+    return backbone.eval()
+
+
+@torch.no_grad()
+def gated_statistics(backbone: GatedResNet, images: ImageSet, batch_size: int) -> Dict:
+    """Per-image FLOPs kept and per-block mean channel density of the gated branch."""
+    kept, density_sum, count, table = [], None, 0, None
+    for x, _ in images.batches(batch_size):
+        table = table or backbone.flops(x.shape[1:])
+        _, masks = backbone.forward_gated(x)
+        kept.append(table.kept(masks).double())
+        sums = torch.stack([m.double().mean(1).sum() for m in masks])
+        density_sum = sums if density_sum is None else density_sum + sums
+        count += x.size(0)
+    kept = torch.cat(kept)
+    names = [f'layer{i + 1}.{j}' for i, name in enumerate(backbone.res_layers)
+             for j in range(len(getattr(backbone, name)))]
+    return dict(images=count, input_shape=list(table.input_shape),
+                dense_mflops=table.dense / 1e6, gate_mflops=table.gates / 1e6,
+                gated_mflops=kept.mean().item() * table.dense / 1e6,
+                flops_kept=kept.mean().item(), flops_kept_std=kept.std().item(),
+                flops_reduction=1 - kept.mean().item(),
+                density={n: d.item() / count for n, d in zip(names, density_sum)})
+
+
+@torch.no_grad()
+def features(backbone: GatedResNet, images: ImageSet, batch_size: int):
+    """Global-average-pooled last-stage features of both branches (N, C) and labels (N,)."""
+    dense, gated, labels = [], [], []
+    for x, y in images.batches(batch_size):
+        dense.append(F.adaptive_avg_pool2d(backbone(x, gated=False)[-1], 1).flatten(1))
+        gated.append(F.adaptive_avg_pool2d(backbone(x, gated=True)[-1], 1).flatten(1))
+        labels.append(y)
+    return torch.cat(dense), torch.cat(gated), torch.cat(labels)
+
+
+@torch.no_grad()
+def benchmark(backbone: GatedResNet, images: ImageSet, n: int, threads: int = 1
+              ) -> Dict[str, float]:
+    """Median batch-1 latency (ms) of the dense branch and of the gated branch computed
+    sparsely and as dense x mask, over the first ``n`` images; the three variants alternate
+    image by image (same machine load), after 2 warm-up images."""
+    xs = [x[i:i + 1] for x, _ in images.batches(n) for i in range(len(x))][:n]
+    variants = dict(dense=(False, False), gated_masked=(True, False), gated_sparse=(True, True))
+    times = {name: [] for name in variants}
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for i, x in enumerate(xs[:2] + xs):
+            for name, (gated, sparse) in variants.items():
+                backbone.set_sparse_inference(sparse)
+                t = time.perf_counter()
+                backbone(x, gated=gated)
+                if i >= 2:
+                    times[name].append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(saved_threads)
+        backbone.set_sparse_inference(True)
+    result = {f'{k}_ms': 1000 * sorted(v)[len(v) // 2] for k, v in times.items()}
+    result['speedup_sparse_vs_masked'] = result['gated_masked_ms'] / result['gated_sparse_ms']
+    result['threads'] = threads
+    return result
+
+
+def plot_density(density: Dict[str, float], t_d, path: str):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(density)), 3.5))
+    ax.bar(range(len(density)), list(density.values()), color='tab:blue')
+    if t_d is not None:
+        ax.axhline(t_d, color='tab:red', linestyle='--', label=f't_d = {t_d}')
+        ax.legend()
+    ax.set_xticks(range(len(density)))
+    ax.set_xticklabels(list(density), rotation=60, ha='right', fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel('mean channel density')
+    ax.set_title('Gated branch: fraction of middle channels computed per block')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_embeddings(dense, gated, labels, method: str, path: str):
+    """2-D map of the dense and gated embeddings of the same images, fitted jointly."""
+    both = F.normalize(torch.cat([dense, gated]), dim=1).numpy()
+    if method == 'umap':
+        try:
+            import umap
+        except ImportError as e:
+            raise ImportError('--embedding-plot umap needs umap-learn: pip install umap-learn '
+                              '(or use --embedding-plot pca)') from e
+        xy = umap.UMAP(n_components=2, random_state=0).fit_transform(both)
+    else:
+        from sklearn.decomposition import PCA
+        xy = PCA(n_components=2, random_state=0).fit_transform(both)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    n = len(dense)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+    for ax, (name, part) in zip(axes, [('dense', xy[:n]), ('gated', xy[n:])]):
+        ax.scatter(part[:, 0], part[:, 1], c=labels.numpy(), cmap='tab10', s=4)
+        ax.set_title(f'{name} branch ({method.upper()})')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
+                                           'gating_analysis')
+    os.makedirs(out_dir, exist_ok=True)
+    backbone = load_gated_backbone(args.checkpoint, cfg)
+    t_d = cfg.model.get('sparsity_loss', {}).get('t_d')
+
+    split = ImageSet(cfg, test_mode=args.split == 'test', subset=args.num_images)
+    results = dict(checkpoint=args.checkpoint, config=args.config, split=args.split, t_d=t_d)
+    results.update(gated_statistics(backbone, split, args.batch_size))
+    plot_density(results['density'], t_d, os.path.join(out_dir, 'channel_density.png'))
+
+    if args.knn:
+        bank = ImageSet(cfg, test_mode=False, subset=args.knn_train)
+        queries = ImageSet(cfg, test_mode=True, subset=args.knn_test)
+        bank_dense, bank_gated, bank_y = features(backbone, bank, args.batch_size)
+        q_dense, q_gated, q_y = features(backbone, queries, args.batch_size)
+        results['knn'] = dict(
+            k=args.knn_k, train_images=len(bank), test_images=len(queries),
+            dense_top1=knn_top1(bank_dense, bank_y, q_dense, q_y, args.knn_k),
+            gated_top1=knn_top1(bank_gated, bank_y, q_gated, q_y, args.knn_k))
+    if args.embedding_plot:
+        images = ImageSet(cfg, test_mode=True, subset=args.embedding_images)
+        dense, gated, labels = features(backbone, images, args.batch_size)
+        path = os.path.join(out_dir, f'embeddings_{args.embedding_plot}.png')
+        plot_embeddings(dense, gated, labels, args.embedding_plot, path)
+        results['embedding_plot'] = path
+    if args.benchmark:
+        images = ImageSet(cfg, test_mode=True, subset=args.benchmark_images)
+        results['latency_batch1'] = benchmark(backbone, images, args.benchmark_images,
+                                              args.benchmark_threads)
+
+    with open(os.path.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    print(report(results))
+    print(f'wrote {out_dir}/results.json and channel_density.png')
+    return 0
+
+
+def report(r: Dict) -> str:
+    lines = [f"{r['split']} split, {r['images']} images of shape {r['input_shape']}, "
+             f"t_d = {r['t_d']}",
+             f"dense network: {r['dense_mflops']:.2f} MFLOPs; gated branch: "
+             f"{r['gated_mflops']:.2f} MFLOPs per image on average (gates "
+             f"{r['gate_mflops']:.3f})",
+             f"FLOPs kept: {100 * r['flops_kept']:.1f}% (std {100 * r['flops_kept_std']:.1f}), "
+             f"FLOPs reduction: {100 * r['flops_reduction']:.1f}%",
+             'channel density per block: ' + ', '.join(
+                 f'{k} {v:.2f}' for k, v in r['density'].items())]
+    if 'knn' in r:
+        k = r['knn']
+        lines.append(f"k-NN top-1 (k={k['k']}, {k['train_images']} train / "
+                     f"{k['test_images']} test): dense {k['dense_top1']:.2f}%, "
+                     f"gated {k['gated_top1']:.2f}%")
+    if 'latency_batch1' in r:
+        b = r['latency_batch1']
+        lines.append(f"batch-1 latency ({b['threads']} threads): dense {b['dense_ms']:.2f} ms, "
+                     f"gated dense x mask {b['gated_masked_ms']:.2f} ms, gated sparse "
+                     f"{b['gated_sparse_ms']:.2f} ms ({b['speedup_sparse_vs_masked']:.2f}x)")
+    return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
