@@ -75,6 +75,10 @@ CASES = {
     'mmdet config: our type without the dspnet_mm. prefix': (
         lambda tmp: _build_in_scope('mmdet', dict(type='SlimmableResNet', depth=18)),
         KeyError, r'SlimmableResNet is not in the mmdet::model registry.*import-the-custom-module'),
+    't_d = 0': (lambda tmp: _build_in_scope('mmselfsup', dict(type='SparsityLoss', t_d=0)),
+                ValueError, r't_d=0 is the fraction of FLOPs kept; it must be in \(0, 1\]'),
+    't_d above 1': (lambda tmp: _build_in_scope('mmselfsup', dict(type='SparsityLoss', t_d=1.5)),
+                    ValueError, r't_d=1.5 is the fraction of FLOPs kept; it must be in \(0, 1\]'),
     'data folder missing': (
         lambda tmp: _train_with_data(tmp / 'nowhere'), AssertionError,
         r"Fashion-MNIST folder '.*nowhere' lacks .* prepare it with: .*prepare_fashion_mnist.py"),
@@ -82,7 +86,7 @@ CASES = {
 
 
 def _build_in_scope(scope, cfg):
-    from mmdet.registry import MODELS
+    MODELS = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     with DefaultScope.overwrite_default_scope(scope):
         return MODELS.build(cfg)
 

@@ -27,12 +27,10 @@ from mmengine.registry import DefaultScope
 
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.apis import load_checkpoint_safely
-from dspnet_mm.apis.evaluation import knn_top1
+from dspnet_mm.apis.evaluation import ImageSet, knn_top1
 from dspnet_mm.models import GatedResNet
 from dspnet_mm.registry import MODELS
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eval_subnets import ImageSet  # noqa: E402  (normalised images + labels of a split)
 
 
 def parse_args(argv=None):

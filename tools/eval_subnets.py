@@ -16,16 +16,14 @@ import sys
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 
 import dspnet_mm  # noqa: F401
 from dspnet_mm.apis import CheckpointError, load_checkpoint_safely, load_supernet
-from dspnet_mm.apis.evaluation import (balanced_subset, extract_features, finetune_top1,
-                                       knn_top1, linear_probe_top1)
+from dspnet_mm.apis.evaluation import (ImageSet, balanced_subset, extract_features,
+                                       finetune_top1, knn_top1, linear_probe_top1)
 from dspnet_mm.apis.slim import subnet_summary
 from dspnet_mm.models import SlimmableResNet
-from dspnet_mm.registry import DATASETS
 
 
 def parse_args(argv=None):
@@ -49,39 +47,6 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override settings of the config, e.g. the dataset folder')
     return p.parse_args(argv)
-
-
-class ImageSet:
-    """Normalised image tensors and labels of one split of the config's dataset."""
-
-    def __init__(self, cfg: Config, test_mode: bool, subset=None):
-        ds_cfg = dict(cfg.train_dataloader.dataset)
-        ds_cfg.update(test_mode=test_mode, pipeline=[dict(type='mmcls.PackClsInputs')])
-        ds_cfg.pop('indices', None)
-        if subset is not None:
-            ds_cfg['indices'] = subset
-        with DefaultScope.overwrite_default_scope('mmselfsup'):
-            self.dataset = DATASETS.build(ds_cfg)
-        if len(self.dataset) == 0:
-            raise ValueError(f"the {'test' if test_mode else 'train'} split of "
-                             f"{ds_cfg['type']} is empty; check the dataset settings")
-        pre = cfg.model.get('data_preprocessor', {})
-        self.mean = torch.tensor(pre.get('mean', (0., ))).view(1, -1, 1, 1)
-        self.std = torch.tensor(pre.get('std', (1., ))).view(1, -1, 1, 1)
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def batches(self, batch_size):
-        for i in range(0, len(self.dataset), batch_size):
-            items = [self.dataset[j] for j in range(i, min(i + batch_size, len(self.dataset)))]
-            images = torch.stack([it['inputs'] for it in items]).float()
-            labels = torch.stack([it['data_samples'].gt_label.label for it in items]).flatten()
-            yield (images - self.mean) / self.std, labels
-
-    def tensors(self, batch_size=1024):
-        images, labels = zip(*self.batches(batch_size))
-        return torch.cat(images), torch.cat(labels)
 
 
 def fixed_network(backbone_cfg: dict, state_dict=None) -> SlimmableResNet:

@@ -4,6 +4,10 @@ from typing import Callable, Iterable, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from dspnet_mm.registry import DATASETS
 
 
 @torch.no_grad()
@@ -116,3 +120,40 @@ def balanced_subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> tor
         n = max(1, round(fraction * len(idx)))
         picked.append(idx[torch.randperm(len(idx), generator=g)[:n]])
     return torch.cat(picked).sort().values
+
+
+class ImageSet:
+    """Normalised image tensors and labels of one split of the config's dataset."""
+
+    def __init__(self, cfg: Config, test_mode: bool, subset=None):
+        ds_cfg = dict(cfg.train_dataloader.dataset)
+        ds_cfg.update(test_mode=test_mode, pipeline=[dict(type='mmcls.PackClsInputs')])
+        ds_cfg.pop('indices', None)
+        split = 'test' if test_mode else 'train'
+        if subset is not None:
+            if subset < 1:
+                raise ValueError(f'the {split} split is empty: --{split}-subset {subset} '
+                                 'keeps no image (give N >= 1)')
+            ds_cfg['indices'] = subset
+        with DefaultScope.overwrite_default_scope('mmselfsup'):
+            self.dataset = DATASETS.build(ds_cfg)
+        if len(self.dataset) == 0:
+            raise ValueError(f"the {split} split of {ds_cfg['type']} is empty; check the "
+                             'dataset settings')
+        pre = cfg.model.get('data_preprocessor', {})
+        self.mean = torch.tensor(pre.get('mean', (0., ))).view(1, -1, 1, 1)
+        self.std = torch.tensor(pre.get('std', (1., ))).view(1, -1, 1, 1)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def batches(self, batch_size):
+        for i in range(0, len(self.dataset), batch_size):
+            items = [self.dataset[j] for j in range(i, min(i + batch_size, len(self.dataset)))]
+            images = torch.stack([it['inputs'] for it in items]).float()
+            labels = torch.stack([it['data_samples'].gt_label.label for it in items]).flatten()
+            yield (images - self.mean) / self.std, labels
+
+    def tensors(self, batch_size=1024):
+        images, labels = zip(*self.batches(batch_size))
+        return torch.cat(images), torch.cat(labels)

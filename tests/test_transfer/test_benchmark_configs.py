@@ -41,7 +41,8 @@ def forward(model, x):
 
 
 def test_every_benchmark_config_is_listed():
-    assert len(CONFIGS) == 8, CONFIGS  # 3 detection, 3 segmentation, 2 classification
+    # 3 detection, 3 segmentation, 4 classification (linear, fine-tune, 1% and 10% labels)
+    assert len(CONFIGS) == 10, CONFIGS
 
 
 @pytest.mark.parametrize('relpath', CONFIGS)
@@ -65,6 +66,14 @@ def test_config_parses_builds_and_runs(relpath):
         expected = subnet_stage_channels(backbone)
         assert expected == (128, 256, 512, 1024)  # r50_w05
         assert widths == [expected[i] for i in backbone.out_indices]
+
+
+@pytest.mark.parametrize('pct', [1, 10])
+def test_semi_supervised_configs_use_the_label_subset(pct):
+    cfg = Config.fromfile(osp.join(
+        BENCHMARKS, f'classification/imagenet/dspnet-r50_8xb32-coslr-20e_in1k-{pct}pct.py'))
+    assert cfg.train_dataloader.dataset.ann_file == f'meta/train_{pct}percent.txt'
+    assert cfg.train_cfg.max_epochs == 20 and cfg.model.backbone.subnet == 'r50_w05'
 
 
 @pytest.mark.parametrize('relpath,subnet,widths', [
