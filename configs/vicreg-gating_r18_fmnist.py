@@ -17,4 +17,5 @@ model = dict(
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.gate.': dict(lr_mult=10.)}))
 # p = exp(-0.02 * epoch) once per "epoch"; here an annealing epoch is 4 iterations, so the
 # 400-iteration run anneals p from 1 to 0.14 like a 100-epoch run.
-custom_hooks = [dict(type='GateAnnealingHook', alpha=0.02, iters_per_epoch=4)]
+custom_hooks = [dict(type='GateAnnealingHook', alpha=0.02, iters_per_epoch=4),
+                dict(type='NonFiniteLossHook')]

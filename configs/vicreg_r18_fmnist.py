@@ -15,10 +15,12 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 40, by_epoch=False, begin=40,
          end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+train_cfg = dict(type='ReproducibleIterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2,
+                    backend_args=dict(backend='atomic_local')))
+custom_hooks = [dict(type='NonFiniteLossHook')]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

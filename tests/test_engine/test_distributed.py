@@ -68,3 +68,10 @@ def test_dspnet_two_processes(tmp_path):
     assert len(r0['params']) > 100
     for k, v in r0['params'].items():
         assert torch.allclose(v, r1['params'][k], atol=1e-6), k
+
+
+def test_vicreg_dual_gating_two_processes(tmp_path):
+    r0, r1 = run_two_ranks(tmp_path, 'vicreg-dual-gating_r18_fmnist.py')
+    assert len(r0['params']) > 50
+    for k, v in r0['params'].items():
+        assert torch.allclose(v, r1['params'][k], atol=1e-6), k

@@ -40,7 +40,7 @@ def losses_by_iter(work_dir):
     return out
 
 
-@pytest.mark.parametrize('config', ['dspnet_r18_fmnist.py'])
+@pytest.mark.parametrize('config', ['dspnet_r18_fmnist.py', 'vicreg-dual-gating_r18_fmnist.py'])
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, config):
     ref_dir, run_dir = str(tmp_path / 'ref'), str(tmp_path / 'run')
     ref = subprocess.run(train_cmd(config, ref_dir), capture_output=True, text=True,
@@ -59,8 +59,13 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, config):
     assert killed_at < 12
     ckpt = load_checkpoint_safely(os.path.join(run_dir, 'iter_8.pth'))
     assert ckpt['meta']['iter'] == 8 and 'optimizer' in ckpt and 'param_schedulers' in ckpt
-    assert any(k.startswith('target_net.') for k in ckpt['state_dict'])
-    assert any('.subnet_bns.' in k for k in ckpt['state_dict'])
+    if config.startswith('dspnet'):  # EMA target and every DN's private BN are saved
+        assert any(k.startswith('target_net.') for k in ckpt['state_dict'])
+        assert any('.subnet_bns.' in k for k in ckpt['state_dict'])
+    else:  # gated-branch BNs and the annealing state p
+        assert any('.subnet_bns.gated.' in k for k in ckpt['state_dict'])
+        assert any(k.endswith('.p') or k.endswith('_p') for k in ckpt['state_dict']), \
+            [k for k in ckpt['state_dict'] if 'sparsity' in k]
     res = subprocess.run(train_cmd(config, run_dir, '--resume'), capture_output=True, text=True,
                          timeout=900, cwd=REPO)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -13,6 +13,32 @@ from mmengine.logging import MMLogger
 MMLogger.get_instance('dspnet_mm_benchmark', log_level='ERROR')
 
 
+def fake_views(batch: int, shape=(1, 28, 28)) -> Dict:
+    """A data batch as mmselfsup's data loader gives it: two views of ``batch`` images."""
+    from mmselfsup.structures import SelfSupDataSample
+    return dict(inputs=[torch.randn(batch, *shape) * 50 + 70 for _ in range(2)],
+                data_samples=[SelfSupDataSample() for _ in range(batch)])
+
+
+def build_model(cfg_path: str, **model_overrides):
+    """(model in train mode, optimizer wrapper) of a pretraining config; dict overrides are
+    merged into ``model.<key>``."""
+    from mmengine.config import Config
+    from mmengine.logging import MessageHub
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from mmselfsup.registry import MODELS
+    MessageHub.get_instance('dspnet_mm_benchmark').update_info('max_iters', 10_000)
+    cfg = Config.fromfile(cfg_path)
+    for k, v in model_overrides.items():
+        cfg.model[k] = v if not isinstance(v, dict) else {**cfg.model.get(k, {}), **v}
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        model = MODELS.build(cfg.model)
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    return model, optim
+
+
 def machine() -> Dict:
     return dict(torch=torch.__version__, threads=torch.get_num_threads(),
                 cpus=os.cpu_count(), processor=platform.processor() or platform.machine(),

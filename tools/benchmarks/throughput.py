@@ -9,14 +9,8 @@ import json
 import os
 
 import torch
-from mmengine.config import Config
-from mmengine.logging import MessageHub
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import DefaultScope
-from mmselfsup.registry import MODELS
-from mmselfsup.structures import SelfSupDataSample
 
-from common import interleaved, machine, median_ms
+from common import build_model, fake_views, interleaved, machine, median_ms
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = dict(DSPNet='dspnet_r18_fmnist.py', BYOL='byol_r18_fmnist.py',
@@ -32,20 +26,13 @@ def main(argv=None):
     if args.quick:
         args.batch, args.repeats = 8, 2
     torch.manual_seed(0)
-    MessageHub.get_instance('throughput').update_info('max_iters', 10_000)
-    data = dict(inputs=[torch.randn(args.batch, 1, 28, 28) * 50 + 70 for _ in range(2)],
-                data_samples=[SelfSupDataSample() for _ in range(args.batch)])
+    data = fake_views(args.batch)
     steps = {}
     for name, cfg_name in CONFIGS.items():
         path = os.path.join(REPO, 'configs', cfg_name)
-        if not os.path.exists(path):
-            continue
-        cfg = Config.fromfile(path)
-        with DefaultScope.overwrite_default_scope('mmselfsup'):
-            model = MODELS.build(cfg.model)
-            optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        model.train()
-        steps[name] = (lambda m, o: lambda: m.train_step(data, o))(model, optim)
+        if os.path.exists(path):
+            model, optim = build_model(path)
+            steps[name] = (lambda m, o: lambda: m.train_step(data, o))(model, optim)
     times = interleaved(steps, args.repeats)
     result = dict(benchmark='throughput', batch=args.batch, repeats=args.repeats,
                   input='2 views of 1x28x28 (Fashion-MNIST configs)', machine=machine(),

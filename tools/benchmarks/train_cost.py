@@ -12,13 +12,11 @@ import os
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmselfsup.registry import MODELS
-from mmselfsup.structures import SelfSupDataSample
 
-from common import interleaved, machine, median_ms, ratio_stats
+from common import build_model, fake_views, interleaved, machine, median_ms, ratio_stats
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
@@ -29,17 +27,6 @@ DN_SETS = {
            for w in (1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25)},
         'd1_w50': dict(widths=0.5, depths=(1, 1, 1, 1))},
 }
-
-
-def build(cfg_path, **model_overrides):
-    cfg = Config.fromfile(cfg_path)
-    for k, v in model_overrides.items():
-        cfg.model[k] = v if not isinstance(v, dict) else {**cfg.model.get(k, {}), **v}
-    with DefaultScope.overwrite_default_scope('mmselfsup'):
-        model = MODELS.build(cfg.model)
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    model.train()
-    return model, optim
 
 
 class IdealStep(nn.Module):
@@ -80,14 +67,12 @@ def main(argv=None):
     if args.quick:
         args.batch, args.repeats = 8, 2
     torch.manual_seed(0)
-    MessageHub.get_instance('train_cost').update_info('max_iters', 10_000)
-    data = dict(inputs=[torch.randn(args.batch, 1, 28, 28) * 50 + 70 for _ in range(2)],
-                data_samples=[SelfSupDataSample() for _ in range(args.batch)])
+    data = fake_views(args.batch)
     result = dict(benchmark='train_cost', batch=args.batch, repeats=args.repeats,
                   input='1x28x28 (Fashion-MNIST family, R18 base width 16)', machine=machine(),
                   dn_sets={})
     for num_dns, subnets in DN_SETS.items():
-        dspnet, d_optim = build(DSPNET_CFG, backbone=dict(subnets=subnets))
+        dspnet, d_optim = build_model(DSPNET_CFG, backbone=dict(subnets=subnets))
         names = dspnet.dn_names
         sampled = [names[0], names[-1], *names[1:3]]  # sandwich + num_random=2
         dspnet.sampler.sample = lambda: list(sampled)
@@ -95,7 +80,7 @@ def main(argv=None):
         with DefaultScope.overwrite_default_scope('mmselfsup'):
             i_optim = build_optim_wrapper(ideal, Config.fromfile(DSPNET_CFG).optim_wrapper)
         views = dspnet.data_preprocessor(data, True)[0]
-        byols = [build(BYOL_CFG, backbone=dict(subnets=subnets, subnet=n)) for n in names]
+        byols = [build_model(BYOL_CFG, backbone=dict(subnets=subnets, subnet=n)) for n in names]
 
         def one_by_one():
             for model, optim in byols:
