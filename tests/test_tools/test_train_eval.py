@@ -75,3 +75,19 @@ def test_eval_subnets_errors(short_run, tmp_path, capsys):
     rc = eval_subnets.main([ckpt, '--config', CFG, '--train-subset', '0', '--cfg-options',
                             f'train_dataloader.dataset.data_prefix={DATA}'])
     assert rc == 1 and 'is empty' in capsys.readouterr().err
+
+
+def test_eval_subnets_semi_supervised_fine_tuning(short_run, tmp_path):
+    out_dir = str(tmp_path / 'semi')
+    ckpt = os.path.join(short_run, 'iter_24.pth')
+    rc = eval_subnets.main([ckpt, '--config', CFG, '--subnets', 'r18_w025',
+                            '--train-subset', '600', '--test-subset', '200',
+                            '--linear-epochs', '5', '--semi', '0.1', '--semi-epochs', '2',
+                            '--out-dir', out_dir, '--cfg-options',
+                            f'train_dataloader.dataset.data_prefix={DATA}'])
+    assert rc == 0
+    with open(os.path.join(out_dir, 'results.json')) as f:
+        (row, ) = json.load(f)
+    assert 10 < row['semi_0.1_top1'] <= 100  # 60 labelled images, better than chance
+    with open(os.path.join(out_dir, 'results.md')) as f:
+        assert 'semi_0.1_top1' in f.read()
