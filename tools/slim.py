@@ -1,16 +1,21 @@
-"""Slim a desired network out of a DSPNet pretraining checkpoint.
+"""Slim a desired network out of a DSPNet pretraining checkpoint, or export the dense or
+gated network of a dynamic-gating checkpoint.
 
     python tools/slim.py CKPT --list
     python tools/slim.py CKPT --subnet r18_w05 --out work_dirs/r18_w05.pth
+    python tools/slim.py GATING_CKPT --branch dense --out work_dirs/dense.pth
+    python tools/slim.py GATING_CKPT --branch gated --out work_dirs/gated.pth
 
-The output is a plain ResNet checkpoint (``state_dict`` + ``meta`` with spec, FLOPs, params);
-for full-depth uniform-width networks it loads strict into the stock mmcls/mmdet/mmseg ResNet.
+The output of ``--subnet`` is a plain ResNet checkpoint (``state_dict`` + ``meta`` with spec,
+FLOPs, params); for full-depth uniform-width networks it loads strict into the stock
+mmcls/mmdet/mmseg ResNet. ``--branch dense`` is a plain ResNet too (gates off, the dense BNs);
+``--branch gated`` keeps gates and both BN sets for ``GatedResNet(gated=True)`` downstream.
 """
 import argparse
 import json
 import sys
 
-from dspnet_mm.apis import CheckpointError, list_subnets, slim
+from dspnet_mm.apis import CheckpointError, export_branch, list_subnets, slim
 
 
 def main(argv=None):
@@ -18,7 +23,10 @@ def main(argv=None):
                                      'checkpoint')
     parser.add_argument('checkpoint')
     parser.add_argument('--subnet', help='name of the desired network')
-    parser.add_argument('--out', help='output path (default: <checkpoint>_<subnet>.pth)')
+    parser.add_argument('--branch', choices=('dense', 'gated'),
+                        help='for a dynamic-gating checkpoint: the network to export')
+    parser.add_argument('--out', help='output path (default: <checkpoint>_<subnet>.pth or '
+                        '<checkpoint>_<branch>.pth)')
     parser.add_argument('--config', help='pretraining config (for checkpoints without '
                         'meta.cfg, e.g. backbone-only ones)')
     parser.add_argument('--list', action='store_true', help='list the desired networks')
@@ -35,10 +43,19 @@ def main(argv=None):
                       f"{str(r['spec']['depths']):<16}{r['flops'] / 1e9:>10.3f}"
                       f"{r['params'] / 1e6:>10.3f}")
             return 0
-        if not args.subnet:
-            parser.error('give --subnet NAME (or --list to see the names)')
-        out = args.out or f"{args.checkpoint.rsplit('.', 1)[0]}_{args.subnet}.pth"
-        result = slim(args.checkpoint, args.subnet, out, args.config, args.force, args.input_size)
+        if args.branch and args.subnet:
+            parser.error('give either --subnet (DSPNet checkpoints) or --branch (gating '
+                         'checkpoints), not both')
+        if not (args.subnet or args.branch):
+            parser.error('give --subnet NAME (or --list to see the names), or --branch '
+                         'dense|gated for a dynamic-gating checkpoint')
+        name = args.subnet or args.branch
+        out = args.out or f"{args.checkpoint.rsplit('.', 1)[0]}_{name}.pth"
+        if args.branch:
+            result = export_branch(args.checkpoint, args.branch, out, args.config, args.force)
+        else:
+            result = slim(args.checkpoint, args.subnet, out, args.config, args.force,
+                          args.input_size)
     except (CheckpointError, FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

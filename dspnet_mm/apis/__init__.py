@@ -1,10 +1,11 @@
 from .checkpoint import (CheckpointError, load_checkpoint_safely,
                          mmengine_checkpoint_globals, register_checkpoint_globals)
-from .slim import list_subnets, load_supernet, save_atomically, slim, stock_resnet_kwargs
+from .slim import (export_branch, list_subnets, load_supernet, save_atomically, slim,
+                   stock_resnet_kwargs)
 
 __all__ = ['CheckpointError', 'load_checkpoint_safely', 'mmengine_checkpoint_globals',
-           'register_checkpoint_globals', 'list_subnets', 'load_supernet', 'save_atomically',
-           'slim', 'stock_resnet_kwargs']
+           'register_checkpoint_globals', 'export_branch', 'list_subnets', 'load_supernet',
+           'save_atomically', 'slim', 'stock_resnet_kwargs']
 from .transfer import (SlimmableResNetTrunk, SubnetResLayer, check_pretrained,  # noqa: E402
                        subnet_stage_channels, with_subnet_channels)
 

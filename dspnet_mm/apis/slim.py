@@ -5,14 +5,17 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config
 
+from dspnet_mm.models.backbones.gated_resnet import GatedResNet
 from dspnet_mm.models.backbones.slimmable_resnet import (SlimmableResNet,
                                                          slice_supernet_state_dict)
 from .checkpoint import CheckpointError, load_checkpoint_safely
 
 BACKBONE_PREFIXES = ('backbone.', 'module.backbone.')
+BRANCHES = ('dense', 'gated')
 
 
-def _backbone_cfg(ckpt: dict, path: str, config: Optional[str]) -> dict:
+def _backbone_cfg(ckpt: dict, path: str, config: Optional[str],
+                  expected: str = 'SlimmableResNet') -> dict:
     if config is not None:
         cfg = Config.fromfile(config)
         source = f'config {config}'
@@ -25,9 +28,12 @@ def _backbone_cfg(ckpt: dict, path: str, config: Optional[str]) -> dict:
             'checkpoints have); pass the pretraining config with --config')
     backbone = cfg.get('model', {}).get('backbone')
     btype = (backbone or {}).get('type', '')
-    if btype.split('.')[-1] != 'SlimmableResNet':
-        raise CheckpointError(f'{source} has backbone type {btype!r}, not SlimmableResNet: '
-                              'only DSPNet (slimmable) checkpoints can be slimmed')
+    if btype.split('.')[-1] != expected:
+        kind = ('only DSPNet (slimmable) checkpoints can be slimmed (export a network of a '
+                'gating checkpoint with --branch dense|gated)' if expected == 'SlimmableResNet'
+                else 'only dynamic-gating (VICReg-Gating, VICReg-Dual-Gating) checkpoints have '
+                'dense and gated branches')
+        raise CheckpointError(f'{source} has backbone type {btype!r}, not {expected}: {kind}')
     backbone = dict(backbone)
     backbone.pop('type')
     backbone.pop('init_cfg', None)
@@ -43,23 +49,29 @@ def _backbone_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
     return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
 
 
-def load_supernet(path: str, config: Optional[str] = None) -> Tuple[SlimmableResNet, dict]:
-    """The pretrained supernet (a ``SlimmableResNet`` on CPU) of an algorithm or backbone-only
-    checkpoint, and the loaded checkpoint."""
+def _load_backbone(path: str, config: Optional[str], cls):
+    """(backbone of type ``cls`` with the checkpoint's weights, its config, the checkpoint)."""
     ckpt = load_checkpoint_safely(path)
-    cfg = _backbone_cfg(ckpt, path, config)
-    supernet = SlimmableResNet(**cfg)
+    cfg = _backbone_cfg(ckpt, path, config, cls.__name__)
+    net = cls(**cfg)
     sd = _backbone_state_dict(ckpt)
-    expected = supernet.state_dict()
+    expected = net.state_dict()
     missing = [k for k in expected if k not in sd]
     wrong = [k for k in expected if k in sd and sd[k].shape != expected[k].shape]
     if missing or wrong:
         bad = (missing + wrong)[:3]
         raise CheckpointError(
-            f'{path!r} does not hold the weights of the configured SlimmableResNet('
+            f'{path!r} does not hold the weights of the configured {cls.__name__}('
             f"depth={cfg.get('depth')}): {len(missing)} missing and {len(wrong)} mis-shaped "
             f'tensors, e.g. {bad}; is it a checkpoint of another architecture?')
-    supernet.load_state_dict(sd, strict=False)
+    net.load_state_dict(sd, strict=False)
+    return net, cfg, ckpt
+
+
+def load_supernet(path: str, config: Optional[str] = None) -> Tuple[SlimmableResNet, dict]:
+    """The pretrained supernet (a ``SlimmableResNet`` on CPU) of an algorithm or backbone-only
+    checkpoint, and the loaded checkpoint."""
+    supernet, _, ckpt = _load_backbone(path, config, SlimmableResNet)
     return supernet, ckpt
 
 
@@ -109,6 +121,48 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
     meta = dict(subnet=subnet, source=os.path.abspath(path), backbone=backbone,
                 stock_resnet=stock_resnet_kwargs(supernet, subnet),
                 **subnet_summary(supernet, subnet, input_size))
+    result = dict(state_dict=state_dict, meta=meta)
+    if out is not None:
+        save_atomically(result, out)
+    return result
+
+
+def export_branch(path: str, branch: str, out: Optional[str] = None,
+                  config: Optional[str] = None, force: bool = False) -> dict:
+    """One branch of a dynamic-gating checkpoint (a ``GatedResNet`` backbone) as a checkpoint
+    for downstream models.
+
+    - ``'dense'``: the dense network (gates off): the shared convs with the dense branch's BNs,
+      key for key a plain ResNet, which mmdet/mmseg/mmcls ``ResNet`` loads strict
+      (``meta.stock_resnet``) and ``SlimmableResNet`` (``meta.backbone``) for small-input stems.
+    - ``'gated'``: the gated network for gated inference downstream: the whole backbone (gates
+      and both BN sets), read by ``GatedResNet(..., gated=True)`` (``meta.backbone``).
+
+    Returns ``dict(state_dict=..., meta=...)``, written atomically to ``out`` when given."""
+    if branch not in BRANCHES:
+        raise ValueError(f'branch {branch!r} is not one of {BRANCHES}')
+    if out is not None and os.path.exists(out) and not force:
+        raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
+    net, cfg, _ = _load_backbone(path, config, GatedResNet)
+    arch = dict(depth=net.depth, in_channels=net.in_channels,
+                stem_channels=net.conv1.out_channels,
+                base_channels=net.layer1[0].conv1.out_channels)
+    state_dict = net.state_dict()
+    if branch == 'dense':
+        state_dict = {k: v for k, v in state_dict.items()
+                      if '.gate.' not in k and '.subnet_bns.' not in k}
+        backbone = dict(type='dspnet_mm.SlimmableResNet', **arch,
+                        small_input=cfg.get('small_input', False),
+                        subnets=dict(dense=dict(widths=1.0)), subnet='dense')
+        stock = None if cfg.get('small_input') else arch
+    else:
+        backbone = dict(type='dspnet_mm.GatedResNet', **cfg, gated=True)
+        stock = None
+    meta = dict(branch=branch, source=os.path.abspath(path), backbone=backbone,
+                stock_resnet=stock, stage_channels=list(net.stage_channels),
+                params=sum(v.numel() for k, v in state_dict.items()
+                           if not k.endswith(('running_mean', 'running_var',
+                                              'num_batches_tracked'))))
     result = dict(state_dict=state_dict, meta=meta)
     if out is not None:
         save_atomically(result, out)

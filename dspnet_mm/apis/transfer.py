@@ -31,6 +31,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from dspnet_mm.models.backbones.gated_resnet import GatedResNet
 from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
 from dspnet_mm.registry import MODELS
 from .checkpoint import CheckpointError, load_checkpoint_safely
@@ -139,25 +140,26 @@ def _is_pretrained(init_cfg) -> bool:
     return isinstance(init_cfg, Mapping) and init_cfg.get('type') == 'Pretrained'
 
 
-def build_subnet_backbone(backbone: Mapping, device='meta') -> SlimmableResNet:
-    """The fixed-mode backbone of a config, by default without memory (``meta`` tensors):
-    enough for channel counts and parameter shapes."""
+def build_subnet_backbone(backbone: Mapping, device='meta') -> Union[SlimmableResNet,
+                                                                    GatedResNet]:
+    """The backbone of a config, by default without memory (``meta`` tensors): enough for
+    channel counts and parameter shapes. It must be a fixed-mode ``SlimmableResNet`` (a desired
+    network) or a ``GatedResNet`` (a network of a dynamic-gating checkpoint)."""
     cfg = dict(copy.deepcopy(backbone))
     cfg.pop('init_cfg', None)
     with torch.device(device):
         net = ROOT_MODELS.build(cfg)
-    if not isinstance(net, SlimmableResNet) or not net.is_fixed:
+    if not (isinstance(net, GatedResNet) or isinstance(net, SlimmableResNet) and net.is_fixed):
         raise ValueError(f"backbone {backbone.get('type')!r} must be a dspnet_mm."
                          'SlimmableResNet (or SlimmableResNetTrunk) in fixed mode, i.e. with '
-                         "subnet='<desired network>'")
+                         "subnet='<desired network>', or a dspnet_mm.GatedResNet")
     return net
 
 
 def subnet_stage_channels(backbone: Mapping) -> Tuple[int, ...]:
-    """Output channels of each of the four stages of the desired network of a backbone config,
-    e.g. ``(128, 256, 512, 1024)`` for a ResNet-50 at width 0.5."""
-    net = build_subnet_backbone(backbone)
-    return tuple(out for _, out in net.channels_of(net.fixed_spec).stages)
+    """Output channels of each of the four stages of the network of a backbone config,
+    e.g. ``(128, 256, 512, 1024)`` for a ResNet-50 desired network at width 0.5."""
+    return build_subnet_backbone(backbone).stage_channels
 
 
 def _channels_of(source: ChannelSource, channels: Tuple[int, ...], backbone: Mapping, path):
@@ -209,15 +211,24 @@ def check_pretrained(backbone: Mapping, net: Optional[SlimmableResNet] = None):
     if not bad:
         return
     meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), Mapping) else {}
-    held = (f"desired network {meta.get('subnet')!r} {meta.get('spec')}" if 'spec' in meta
-            else 'another network')
+    if 'spec' in meta:
+        held = f"desired network {meta.get('subnet')!r} {meta.get('spec')}"
+    elif 'branch' in meta:
+        held = f"the {meta['branch']} branch of a gating checkpoint"
+    else:
+        held = 'another network'
+    if isinstance(net, GatedResNet):
+        selected, fix = (f'a GatedResNet (depth {net.depth})', 'Export the gated branch with '
+                         'tools/slim.py --branch gated (the dense one is a plain ResNet).')
+    else:
+        selected = (f'subnet {backbone.get("subnet")!r} = {net.fixed_spec.to_dict()} '
+                    f'(depth {net.depth})')
+        fix = ('Select the network the checkpoint holds (--cfg-options '
+               'model.backbone.subnet=NAME), or slim the one you want with tools/slim.py '
+               '(a pretraining checkpoint must be slimmed first).')
     raise CheckpointError(
-        f'{path!r} holds {held}, but the config selects subnet '
-        f'{backbone.get("subnet")!r} = {net.fixed_spec.to_dict()} (depth {net.depth}): '
-        f'{len(bad)} of {len(expected)} backbone tensors are missing or mis-shaped, e.g. '
-        f'{bad[:3]}. Select the network the checkpoint holds (--cfg-options '
-        f'model.backbone.subnet=NAME), or slim the one you want with tools/slim.py '
-        '(a pretraining checkpoint must be slimmed first).')
+        f'{path!r} holds {held}, but the config selects {selected}: {len(bad)} of '
+        f'{len(expected)} backbone tensors are missing or mis-shaped, e.g. {bad[:3]}. {fix}')
 
 
 def with_subnet_channels(model_type: str, from_backbone: Mapping[str, ChannelSource],
@@ -240,7 +251,7 @@ def with_subnet_channels(model_type: str, from_backbone: Mapping[str, ChannelSou
     if not isinstance(backbone, Mapping):
         raise ValueError('WithSubnetChannels needs a backbone config')
     net = build_subnet_backbone(backbone)
-    channels = tuple(out for _, out in net.channels_of(net.fixed_spec).stages)
+    channels = net.stage_channels
     for path, source in from_backbone.items():
         value = _channels_of(source, channels, backbone, path)
         _set_path(model, path, value)

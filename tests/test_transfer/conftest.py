@@ -11,8 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from dspnet_mm.apis import slim
-from dspnet_mm.models import SlimmableResNet
+from conftest import randomize_bn
+from dspnet_mm.apis import export_branch, slim
+from dspnet_mm.models import GatedResNet, SlimmableResNet
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -38,13 +39,7 @@ def slimmed(tmp_path_factory):
     cfg.pop('type')
     torch.manual_seed(0)
     net = SlimmableResNet(**cfg)
-    g = torch.Generator().manual_seed(1)
-    for m in net.modules():  # non-trivial BN, so a skipped load shows
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    randomize_bn(net)  # non-trivial BN, so a skipped load shows
     text = Config(dict(model=dict(type='DSPNet', backbone=SUPERNET))).pretty_text
     pretrain = str(root / 'dspnet_epoch_1.pth')
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in net.state_dict().items()},
@@ -53,6 +48,33 @@ def slimmed(tmp_path_factory):
     for name in SUBNETS:
         out[name] = str(root / f'{name}.pth')
         slim(pretrain, name, out[name])
+    return out
+
+
+# A narrow dual-BN GatedResNet-18 (ImageNet stem), the backbone of a VICReg-Dual-Gating run.
+GATED = dict(type='GatedResNet', depth=18, stem_channels=16, base_channels=16, dual_bn=True,
+             out_indices=(3, ))
+
+
+@pytest.fixture(scope='session')
+def gating(tmp_path_factory):
+    """{'pretrain': a VICReg-Dual-Gating checkpoint, 'dense' / 'gated': the branches exported
+    from it by ``dspnet_mm.apis.export_branch``}."""
+    root = tmp_path_factory.mktemp('gating')
+    cfg = dict(GATED)
+    cfg.pop('type')
+    torch.manual_seed(0)
+    net = GatedResNet(**cfg)
+    randomize_bn(net)  # both BN sets: reading the wrong branch's BN shows
+    text = Config(dict(model=dict(type='VICRegDualGating', backbone=GATED))).pretty_text
+    pretrain = str(root / 'vicreg-dual-gating_epoch_1.pth')
+    state = {f'backbone.{k}': v for k, v in net.state_dict().items()}
+    state['neck.fc.weight'] = torch.zeros(4, 128)  # the rest of the algorithm is not exported
+    torch.save(dict(state_dict=state, meta=dict(cfg=text)), pretrain)
+    out = dict(pretrain=pretrain)
+    for branch in ('dense', 'gated'):
+        out[branch] = str(root / f'{branch}.pth')
+        export_branch(pretrain, branch, out[branch])
     return out
 
 

@@ -41,8 +41,14 @@ def forward(model, x):
 
 
 def test_every_benchmark_config_is_listed():
-    # 3 detection, 3 segmentation, 4 classification (linear, fine-tune, 1% and 10% labels)
-    assert len(CONFIGS) == 10, CONFIGS
+    # detection: DSPNet FPN, C4, stock R50; gating R18 gated (plugin) and dense (stock);
+    # segmentation: DSPNet FCN (VOC, Cityscapes), UPerNet, stock R50 FCN; gating R18 FCN gated
+    # and dense (stock); classification: linear, fine-tune, 1% and 10% labels
+    assert len(CONFIGS) == 15, CONFIGS
+
+
+# stage widths each kind of config builds (ResNet-50 at width 0.5 for the DSPNet plugin configs)
+R50, R50_W05, R18 = [256, 512, 1024, 2048], [128, 256, 512, 1024], [64, 128, 256, 512]
 
 
 @pytest.mark.parametrize('relpath', CONFIGS)
@@ -53,6 +59,7 @@ def test_config_parses_builds_and_runs(relpath):
     if not stock:
         assert cfg.custom_imports.imports == ['dspnet_mm']
         assert cfg.model.type == 'dspnet_mm.WithSubnetChannels'
+    if backbone.type == 'dspnet_mm.SlimmableResNet':
         assert backbone.subnet == 'r50_w05'
     # indices count stages from 0 in every upstream library and in SlimmableResNet
     assert all(0 <= i <= 3 for i in backbone.out_indices)
@@ -60,12 +67,12 @@ def test_config_parses_builds_and_runs(relpath):
     with torch.no_grad():
         feats = forward(model, torch.randn(1, 3, 64, 64))
     widths = [f.shape[1] for f in feats]
-    if stock:
-        assert widths == [256, 512, 1024, 2048]
-    else:
-        expected = subnet_stage_channels(backbone)
-        assert expected == (128, 256, 512, 1024)  # r50_w05
-        assert widths == [expected[i] for i in backbone.out_indices]
+    expected = R18 if '-r18' in relpath else R50 if stock else R50_W05
+    if not stock:
+        assert subnet_stage_channels(backbone) == tuple(expected)
+    if backbone.type == 'dspnet_mm.GatedResNet':  # gated inference: the gates run
+        assert model.backbone.gated and model.backbone.layer1[0].last_mask is not None
+    assert widths == [expected[i] for i in backbone.out_indices]
 
 
 @pytest.mark.parametrize('pct', [1, 10])

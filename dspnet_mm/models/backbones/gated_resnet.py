@@ -143,6 +143,8 @@ class GatedResNet(ResNetSkeleton):
         gate_tau: temperature of the gate's binary-concrete relaxation.
         sparse_inference: in eval, compute only the active channels of the gated branch
             (same output as the masked dense computation, less time).
+        gated: the branch ``forward(x)`` runs when the caller does not say (downstream
+            models call ``backbone(x)``): False = dense (gates off), True = gated inference.
         norm_cfg: ``dict(type='BN' | 'SyncBN', ...)``.
         Other arguments as in :class:`ResNetSkeleton` (mmcls ``ResNet`` conventions,
         ``out_indices`` counted from the first stage).
@@ -154,13 +156,14 @@ class GatedResNet(ResNetSkeleton):
                  frozen_stages: int = -1, norm_cfg=dict(type='BN', requires_grad=True),
                  norm_eval: bool = False, zero_init_residual: bool = False,
                  dual_bn: bool = True, gate_reduction: int = 4, gate_tau: float = 2 / 3,
-                 sparse_inference: bool = True, init_cfg=None):
+                 sparse_inference: bool = True, gated: bool = False, init_cfg=None):
         block, max_depths = arch_of(depth)
         if norm_cfg.get('type', 'BN') not in ('BN', 'SyncBN'):
             raise ValueError(f"norm_cfg type {norm_cfg.get('type')!r}: GatedResNet supports "
                              "'BN' and 'SyncBN'")
         self.norm_cfg = dict(norm_cfg)
         self.dual_bn = dual_bn
+        self.gated = bool(gated)
         self.gate_cfg = dict(gate_reduction=gate_reduction, gate_tau=gate_tau)
         channels = resnet_channels(SubnetSpec((1.0, ) * 4, max_depths), stem_channels,
                                    base_channels, block.expansion)
@@ -202,8 +205,11 @@ class GatedResNet(ResNetSkeleton):
             blk.sparse_inference = enabled
 
     # ---------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor, gated: bool = False) -> Tuple[torch.Tensor, ...]:
-        """(N, C, H, W) -> feature maps of ``out_indices``, from the dense or gated branch."""
+    def forward(self, x: torch.Tensor, gated: Optional[bool] = None) -> Tuple[torch.Tensor, ...]:
+        """(N, C, H, W) -> feature maps of ``out_indices``, from the dense or gated branch
+        (default: the one chosen at construction)."""
+        if gated is None:
+            gated = self.gated
         for blk in self.gated_blocks:
             blk.gated = gated
         for bn in self._dual_bns:

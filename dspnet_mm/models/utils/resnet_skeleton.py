@@ -134,6 +134,8 @@ class ResNetSkeleton(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.small_input = small_input
+        # output channels of each stage (what an FPN or a decode head reads)
+        self.stage_channels = tuple(out for _, out in channels.stages)
 
         if small_input:
             self.conv1 = self.make_conv(in_channels, channels.stem, 3, 1, 1, 1)
