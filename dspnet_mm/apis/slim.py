@@ -6,8 +6,7 @@ import torch
 from mmengine.config import Config
 
 from dspnet_mm.models.backbones.gated_resnet import GatedResNet
-from dspnet_mm.models.backbones.slimmable_resnet import (SlimmableResNet,
-                                                         slice_supernet_state_dict)
+from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
 from .checkpoint import CheckpointError, load_checkpoint_safely
 
 BACKBONE_PREFIXES = ('backbone.', 'module.backbone.')

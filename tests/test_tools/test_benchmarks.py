@@ -50,3 +50,28 @@ def test_fmnist_dspnet_quick(tmp_path):
     assert 0 < r['dspnet_over_one_by_one_time']
     for ext in ('json', 'md', 'png'):
         assert (tmp_path / 'out' / f'fmnist_dspnet.{ext}').stat().st_size > 100
+
+
+def test_fmnist_gating_quick(tmp_path):
+    import fmnist_gating
+    r = fmnist_gating.main(['--quick', '--out-dir', str(tmp_path / 'out'),
+                            '--work-dir', str(tmp_path / 'work')])
+    assert [(row['method'], row['t_d']) for row in r['rows']] == [
+        ('vicreg', None), ('vicreg-gating', 0.3), ('vicreg-dual-gating', 0.3)]
+    vicreg, gating, dual = r['rows']
+    assert set(vicreg) >= {'dense'} and 'gated' not in vicreg
+    assert 'dense' not in gating and {'dense', 'gated'} <= set(dual)
+    for row in r['rows']:
+        for branch in ('dense', 'gated'):
+            for acc in row.get(branch, {}).values():
+                assert 0 <= acc <= 100
+    for row in (gating, dual):
+        assert 0 < row['flops_kept'] <= 1.01
+        assert abs(row['flops_reduction'] - (1 - row['flops_kept'])) < 1e-9
+        assert len(row['density']) == 8 and all(0 <= d <= 1 for d in row['density'].values())
+    (t, ) = r['targets']
+    assert t['gated_linear_minus_baseline'] == round(
+        dual['gated']['linear'] - gating['gated']['linear'], 2)
+    assert r['test_images'] == 200
+    for name in ('fmnist_gating.json', 'fmnist_gating.md', 'fmnist_gating_density.png'):
+        assert (tmp_path / 'out' / name).stat().st_size > 100

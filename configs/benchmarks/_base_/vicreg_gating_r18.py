@@ -1,4 +1,5 @@
-# What the transfer configs of a dynamic-gating checkpoint share: the networks exported from configs/vicreg-dual-gating_r18_in100.py (ResNet-18, dual BN):
+# What the transfer configs of a dynamic-gating checkpoint share: the networks exported from
+# configs/vicreg-dual-gating_r18_in100.py (ResNet-18, dual BN):
 #   python tools/slim.py work_dirs/vicreg-dual-gating_r18_in100/epoch_500.pth --branch dense \
 #       --out work_dirs/export/vdg_r18_dense.pth
 #   python tools/slim.py work_dirs/vicreg-dual-gating_r18_in100/epoch_500.pth --branch gated \

@@ -4,3 +4,6 @@ __all__ = ['SlimmableResNet', 'slice_supernet_state_dict']
 from .gated_resnet import GatedBasicBlock, GatedBottleneck, GatedResNet  # noqa: E402
 
 __all__ += ['GatedResNet', 'GatedBasicBlock', 'GatedBottleneck']
+from .slimmable_resnet_c4 import SlimmableResNetTrunk, SubnetResLayer  # noqa: E402
+
+__all__ += ['SlimmableResNetTrunk', 'SubnetResLayer']
