@@ -3,6 +3,8 @@
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable, Dict
 
@@ -11,6 +13,23 @@ from mmengine.logging import MMLogger
 
 # benchmarks print one JSON object: keep mmengine's build-time warnings out of stdout
 MMLogger.get_instance('dspnet_mm_benchmark', log_level='ERROR')
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def train(config: str, work_dir: str, options) -> tuple:
+    """Run ``tools/train.py config`` with ``--cfg-options options``; return (wall seconds,
+    path of the final checkpoint)."""
+    cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config,
+           '--work-dir', work_dir, '--cfg-options', *options]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f'training failed: {" ".join(cmd)}\n{out.stderr[-3000:]}')
+    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
+        return seconds, f.read().strip()
 
 
 def fake_views(batch: int, shape=(1, 28, 28)) -> Dict:

@@ -13,29 +13,15 @@ Writes <out-dir>/fmnist_dspnet.{json,md} and fmnist_dspnet.png (accuracy vs FLOP
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import REPO, train
+
 sys.path.insert(0, os.path.join(REPO, 'tools'))
 import eval_subnets  # noqa: E402
 
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
 BYOL_CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
-
-
-def train(config, work_dir, options):
-    """Run tools/train.py; return (wall seconds, final checkpoint path)."""
-    cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--cfg-options', *options]
-    start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if out.returncode != 0:
-        raise RuntimeError(f'training failed: {" ".join(cmd)}\n{out.stderr[-3000:]}')
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        return seconds, f.read().strip()
 
 
 def main(argv=None):

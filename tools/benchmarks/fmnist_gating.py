@@ -1,0 +1,201 @@
+"""Dynamic-gating VICReg on Fashion-MNIST: the BMVC 2023 paper's Table 1 in miniature.
+
+Trains VICReg (dense baseline), VICReg-Gating (single gated stream) and VICReg-Dual-Gating
+(dense + gated branches, dual BN) at FLOPs budgets t_d = 0.1, 0.3, 0.5 with the configs
+configs/{vicreg,vicreg-gating,vicreg-dual-gating}_r18_fmnist.py, then evaluates every network
+on frozen features (weighted k-NN, k=20, and a linear probe; whole train split as the memory
+bank / training set, whole test split as queries) and measures the FLOPs the gated networks
+keep on the test split (gated branch, deterministic gates).
+
+    python tools/benchmarks/fmnist_gating.py            # full
+    python tools/benchmarks/fmnist_gating.py --quick    # a smoke run: t_d 0.3, few iterations
+
+Writes <out-dir>/fmnist_gating.{json,md} and fmnist_gating_density.png (mean channel density
+of every gated block of the dual-gating networks, one bar group per budget).
+"""
+import argparse
+import json
+import os
+import sys
+
+from common import REPO, train
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import analyze_gating  # noqa: E402
+from dspnet_mm.apis import load_checkpoint_safely  # noqa: E402
+from dspnet_mm.apis.evaluation import (ImageSet, extract_features, knn_top1,  # noqa: E402
+                                       linear_probe_top1)
+from dspnet_mm.registry import MODELS  # noqa: E402
+
+CONFIGS = {m: os.path.join(REPO, 'configs', f'{m}_r18_fmnist.py')
+           for m in ('vicreg', 'vicreg-gating', 'vicreg-dual-gating')}
+
+
+def dense_backbone(checkpoint: str, cfg: Config):
+    """The VICReg checkpoint's backbone (a stock mmcls ResNet), in eval mode."""
+    backbone_cfg = dict(cfg.model.backbone)
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        net = MODELS.build(backbone_cfg)
+    state = load_checkpoint_safely(checkpoint)['state_dict']
+    net.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()
+                         if k.startswith('backbone.')}, strict=True)
+    net.eval()  # (mmcls' ResNet.train returns None)
+    return net
+
+
+def accuracies(train_feats, train_y, test_feats, test_y, linear_epochs):
+    return dict(knn=knn_top1(train_feats, train_y, test_feats, test_y, k=20),
+                linear=linear_probe_top1(train_feats, train_y, test_feats, test_y,
+                                         epochs=linear_epochs))
+
+
+def evaluate(method, checkpoint, cfg, train_set, test_set, args):
+    """Accuracies of the method's networks (dense and/or gated) and the gated FLOPs."""
+    if method == 'vicreg':
+        net = dense_backbone(checkpoint, cfg)
+        batches = [extract_features(net, s.batches(args.batch_size))
+                   for s in (train_set, test_set)]
+        return dict(dense=accuracies(*batches[0], *batches[1], args.linear_epochs))
+    net = analyze_gating.load_gated_backbone(checkpoint, cfg)
+    stats = analyze_gating.gated_statistics(net, test_set, args.batch_size)
+    tr_dense, tr_gated, tr_y = analyze_gating.features(net, train_set, args.batch_size)
+    te_dense, te_gated, te_y = analyze_gating.features(net, test_set, args.batch_size)
+    out = dict(gated=accuracies(tr_gated, tr_y, te_gated, te_y, args.linear_epochs),
+               flops_kept=stats['flops_kept'], flops_reduction=stats['flops_reduction'],
+               dense_mflops=stats['dense_mflops'], gated_mflops=stats['gated_mflops'],
+               density=stats['density'])
+    if method == 'vicreg-dual-gating':  # the single-stream baseline has no dense branch
+        out['dense'] = accuracies(tr_dense, tr_y, te_dense, te_y, args.linear_epochs)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--budgets', default='0.1,0.3,0.5', help='t_d values (full mode)')
+    p.add_argument('--out-dir', default=os.path.join(REPO, 'docs', 'results'))
+    p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_gating'))
+    p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
+    p.add_argument('--batch-size', type=int, default=512, help='evaluation batch size')
+    p.add_argument('--linear-epochs', type=int, default=100)
+    args = p.parse_args(argv)
+
+    budgets = [float(b) for b in args.budgets.split(',')]
+    if any(not 0 < b <= 1 for b in budgets):
+        p.error(f'--budgets {args.budgets}: every t_d must be in (0, 1]')
+    options = [f'train_dataloader.dataset.data_prefix={args.data}']
+    train_subset = test_subset = None
+    if args.quick:
+        budgets = [0.3]
+        options += ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
+                    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                    'train_dataloader.dataset.indices=256']
+        train_subset, test_subset, args.linear_epochs = 500, 200, 10
+
+    runs = [('vicreg', None)] + [(m, t) for m in ('vicreg-gating', 'vicreg-dual-gating')
+                                 for t in budgets]
+    cfg = Config.fromfile(CONFIGS['vicreg'])
+    cfg.merge_from_dict({'train_dataloader.dataset.data_prefix': args.data})
+    train_set = ImageSet(cfg, False, train_subset)
+    test_set = ImageSet(cfg, True, test_subset)
+    rows = []
+    for method, t_d in runs:
+        name = method if t_d is None else f'{method}_td{t_d:g}'
+        extra = [] if t_d is None else [f'model.sparsity_loss.t_d={t_d}']
+        seconds, ckpt = train(CONFIGS[method], os.path.join(args.work_dir, name),
+                              options + extra)
+        run_cfg = Config.fromfile(CONFIGS[method])
+        run_cfg.merge_from_dict({'train_dataloader.dataset.data_prefix': args.data})
+        if t_d is not None:
+            run_cfg.model.sparsity_loss.t_d = t_d
+        row = dict(method=method, t_d=t_d, train_seconds=round(seconds, 1),
+                   **evaluate(method, ckpt, run_cfg, train_set, test_set, args))
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != 'density'}), flush=True)
+    report = summarise(rows, args.quick, len(train_set), len(test_set))
+    write(report, args.out_dir)
+    return report
+
+
+def summarise(rows, quick, train_images, test_images):
+    gating = {r['t_d']: r for r in rows if r['method'] == 'vicreg-gating'}
+    targets = []
+    for r in rows:
+        if r['method'] != 'vicreg-dual-gating':
+            continue
+        base = gating[r['t_d']]
+        targets.append(dict(
+            t_d=r['t_d'],
+            gated_knn_minus_baseline=round(r['gated']['knn'] - base['gated']['knn'], 2),
+            gated_linear_minus_baseline=round(r['gated']['linear'] - base['gated']['linear'],
+                                              2),
+            at_or_above_baseline=r['gated']['linear'] >= base['gated']['linear'],
+            flops_reduction_minus_target=round(100 * (r['flops_reduction'] - (1 - r['t_d'])),
+                                               1),
+            reduction_within_5_points=abs(r['flops_reduction'] - (1 - r['t_d'])) <= 0.05))
+    return dict(benchmark='fmnist_gating', quick=quick, train_images=train_images,
+                test_images=test_images, rows=rows, targets=targets,
+                target_text=dict(
+                    accuracy="dual gating's gated branch at or above the single-stream gated "
+                             'baseline at each budget (linear top-1)',
+                    flops='FLOPs reduction of the gated branch within 5 points of 1 - t_d'))
+
+
+def write(report, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, 'fmnist_gating.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    head = ['method', 't_d', 'dense k-NN', 'dense linear', 'gated k-NN', 'gated linear',
+            'FLOPs kept', 'FLOPs R.', 'train s']
+
+    def acc(r, branch, key):
+        return f"{r[branch][key]:.2f}" if branch in r else '-'
+
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in report['rows']:
+        lines.append('| ' + ' | '.join([
+            r['method'], '-' if r['t_d'] is None else f"{r['t_d']:g}",
+            acc(r, 'dense', 'knn'), acc(r, 'dense', 'linear'), acc(r, 'gated', 'knn'),
+            acc(r, 'gated', 'linear'),
+            f"{100 * r['flops_kept']:.1f}%" if 'flops_kept' in r else '100%',
+            f"{100 * r['flops_reduction']:.1f}%" if 'flops_reduction' in r else '0%',
+            f"{r['train_seconds']:.0f}"]) + ' |')
+    lines += ['', f"k-NN (k=20) and linear probe on frozen features: {report['train_images']} "
+              f"train / {report['test_images']} test images; FLOPs on the test split."]
+    for t in report['targets']:
+        lines.append(f"- t_d {t['t_d']:g}: dual gated - gating baseline = "
+                     f"{t['gated_linear_minus_baseline']:+.2f} linear, "
+                     f"{t['gated_knn_minus_baseline']:+.2f} k-NN; FLOPs reduction - (1 - t_d) "
+                     f"= {t['flops_reduction_minus_target']:+.1f} points")
+    with open(os.path.join(out_dir, 'fmnist_gating.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    plot_density([r for r in report['rows'] if r['method'] == 'vicreg-dual-gating'],
+                 os.path.join(out_dir, 'fmnist_gating_density.png'))
+    print('\n'.join(lines))
+
+
+def plot_density(rows, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    blocks = list(rows[0]['density'])
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(blocks)), 3.5))
+    for i, r in enumerate(rows):
+        xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(blocks))]
+        ax.bar(xs, [r['density'][b] for b in blocks], width, label=f"t_d = {r['t_d']:g}")
+    ax.set_xticks(range(len(blocks)))
+    ax.set_xticklabels(blocks, rotation=60, ha='right', fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel('mean channel density')
+    ax.set_title('VICReg-Dual-Gating, gated branch: channels computed per block')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == '__main__':
+    main()
