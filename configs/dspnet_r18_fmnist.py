@@ -9,7 +9,7 @@ _base_ = [
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=250, by_epoch=False, max_keep_ckpts=2,
+    checkpoint=dict(type='CheckpointHook', interval=400, by_epoch=False, max_keep_ckpts=2,
                     backend_args=dict(backend='atomic_local')))
 custom_hooks = [dict(type='NonFiniteLossHook')]
 log_processor = dict(by_epoch=False)

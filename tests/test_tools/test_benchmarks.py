@@ -43,7 +43,8 @@ def test_fmnist_dspnet_quick(tmp_path):
                             '--work-dir', str(tmp_path / 'work')])
     assert [row['dn'] for row in r['table']] == ['r18_w1', 'r18_w025']
     for row in r['table']:
-        for k in ('dspnet_knn', 'alone_knn', 'dspnet_linear', 'alone_linear'):
+        for k in ('dspnet_knn', 'alone_knn', 'dspnet_linear', 'alone_linear',
+                  'random_init_knn'):
             assert 0 <= row[k] <= 100
         assert row['diff_knn'] == round(row['dspnet_knn'] - row['alone_knn'], 2)
     assert set(r['wall_seconds']) == {'DSPNet', 'BYOL r18_w1', 'BYOL r18_w025'}

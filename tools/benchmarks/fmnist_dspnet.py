@@ -57,6 +57,7 @@ def main(argv=None):
 
     eval_dir = os.path.join(args.work_dir, 'eval')
     rc = eval_subnets.main([dspnet_ckpt, '--config', DSPNET_CFG, '--out-dir', eval_dir,
+                            '--random-init',
                             *[f'--baseline={n}={c}' for n, c in baselines.items()],
                             *eval_args])
     if rc != 0:
@@ -78,6 +79,7 @@ def summarise(rows, runs, names, quick):
             dn=n, widths=a['spec']['widths'], depths=a['spec']['depths'], flops=a['flops'],
             params=a['params'], dspnet_knn=a['knn_top1'], dspnet_linear=a['linear_top1'],
             alone_knn=b['knn_top1'], alone_linear=b['linear_top1'],
+            random_init_knn=a['knn_top1_random_init'],
             diff_knn=round(a['knn_top1'] - b['knn_top1'], 2),
             diff_linear=round(a['linear_top1'] - b['linear_top1'], 2)))
     one_by_one = sum(v for k, v in runs.items() if k.startswith('BYOL'))
@@ -93,14 +95,14 @@ def write(report, out_dir, eval_dir):
     with open(os.path.join(out_dir, 'fmnist_dspnet.json'), 'w') as f:
         json.dump(report, f, indent=1)
     head = ['DN', 'widths', 'depths', 'MFLOPs', 'Mparams', 'k-NN DSPNet', 'k-NN alone',
-            'diff', 'linear DSPNet', 'linear alone', 'diff']
+            'diff', 'linear DSPNet', 'linear alone', 'diff', 'k-NN random weights']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in report['table']:
         lines.append('| ' + ' | '.join([
             r['dn'], str(r['widths']), str(r['depths']), f"{r['flops'] / 1e6:.1f}",
             f"{r['params'] / 1e6:.3f}", f"{r['dspnet_knn']:.2f}", f"{r['alone_knn']:.2f}",
             f"{r['diff_knn']:+.2f}", f"{r['dspnet_linear']:.2f}", f"{r['alone_linear']:.2f}",
-            f"{r['diff_linear']:+.2f}"]) + ' |')
+            f"{r['diff_linear']:+.2f}", f"{r['random_init_knn']:.2f}"]) + ' |')
     lines.append('')
     lines.append(f"Wall time: DSPNet {report['wall_seconds']['DSPNet']:.0f} s; one-by-one BYOL "
                  f"total {report['one_by_one_total_seconds']:.0f} s; ratio "

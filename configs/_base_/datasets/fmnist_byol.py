@@ -23,7 +23,7 @@ train_pipeline = [
     dict(type='PackSelfSupInputs', meta_keys=[]),
 ]
 train_dataloader = dict(
-    batch_size=128,
+    batch_size=64,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
