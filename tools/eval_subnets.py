@@ -1,8 +1,8 @@
 """Evaluate every desired network of a DSPNet checkpoint (and optional one-by-one baselines).
 
-    python tools/eval_subnets.py work_dirs/dspnet_r18_fmnist/iter_800.pth \
+    python tools/eval_subnets.py work_dirs/dspnet_r18_fmnist/iter_1600.pth \
         --config configs/dspnet_r18_fmnist.py --out-dir work_dirs/eval [--random-init] \
-        [--baseline r18_w05=work_dirs/byol_r18_w05/iter_800.pth] [--semi 0.01,0.1]
+        [--baseline r18_w05=work_dirs/byol_r18_w05/iter_1600.pth] [--semi 0.01,0.1]
 
 For each DN: slim it, extract frozen features on the train and test splits of the config's
 dataset, and report weighted k-NN top-1 (cosine, k=20, T=0.07), linear-probe top-1, FLOPs and

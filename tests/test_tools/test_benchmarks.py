@@ -76,3 +76,18 @@ def test_fmnist_gating_quick(tmp_path):
     assert r['test_images'] == 200
     for name in ('fmnist_gating.json', 'fmnist_gating.md', 'fmnist_gating_density.png'):
         assert (tmp_path / 'out' / name).stat().st_size > 100
+
+
+def test_gated_inference_quick():
+    import gated_inference
+    r = gated_inference.main(['--quick', '--densities', '0.3', '1.0'])
+    assert [(row['batch'], row['density']) for row in r['rows']] == [
+        (1, 0.3), (1, 1.0), (4, 0.3), (4, 1.0)]
+    for row in r['rows']:
+        # the gates keep the asked fraction of the gated convs; the stem, the downsample convs
+        # and the gates themselves are always computed
+        assert row['density'] <= row['flops_kept'] <= row['density'] + 0.1, row
+        assert abs(row['flops_ratio'] - 1 / row['flops_kept']) < 0.01
+        assert _ratio_ok(row['fast_speedup_over_dense'])
+        assert row['dense_ms'] > 0 and row['masked_ms'] > 0 and row['fast_ms'] > 0
+    assert set(r['target_met_by_batch']) == {'1', '4'}

@@ -1,32 +1,24 @@
-"""Batch-1 CPU latency of a GatedResNet's gated branch: sparse (only active channels) vs dense
-x mask, at a chosen channel density (the same density in every block, real gate cost kept).
+"""CPU inference time of a GatedResNet: the dense network, the gated branch computed as dense x
+mask, and the fast gated path (only the active channels), at fixed channel densities, batch 1
+and 32. The FLOPs ratio (dense / gated, gates included) is the limit of the speed-up.
 
-    python tools/benchmarks/gated_inference.py [--depth 18] [--size 32] [--small-input]
-        [--densities 1.0 0.75 0.5 0.25] [--threads 1] [--repeats 30]
+    python tools/benchmarks/gated_inference.py > docs/results/gated_inference.json
+    python tools/benchmarks/gated_inference.py --quick
 
-Prints one line per density: FLOPs kept (exact, from the masks) and the median latencies.
-The two variants alternate run by run, so both see the same machine load.
+Every block keeps the same fraction of its channels for every image (gates set so, real gate
+cost kept). Prints one JSON object: per batch size and density the FLOPs kept, the median
+times (interleaved repeats: dense, masked, fast, dense, ...), the fast path's speed-up over
+dense with its spread, and that speed-up as a fraction of the FLOPs ratio. Target: at density
+0.3 the fast path reaches at least half of the FLOPs ratio.
 """
 import argparse
+import json
 import sys
-import time
 
 import torch
+from common import interleaved, machine, median_ms, ratio_stats
 
 from dspnet_mm.models import GatedResNet
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--depth', type=int, default=18)
-    p.add_argument('--size', type=int, default=32, help='input height and width')
-    p.add_argument('--small-input', action='store_true', help='3x3 stride-1 stem (CIFAR)')
-    p.add_argument('--base-channels', type=int, default=64)
-    p.add_argument('--densities', type=float, nargs='+', default=[1.0, 0.75, 0.5, 0.25])
-    p.add_argument('--threads', type=int, default=1,
-                   help='intra-op threads (1: stable timings on a shared machine)')
-    p.add_argument('--repeats', type=int, default=30)
-    return p.parse_args(argv)
 
 
 def set_density(net: GatedResNet, density: float, seed: int = 0):
@@ -42,42 +34,64 @@ def set_density(net: GatedResNet, density: float, seed: int = 0):
         blk.gate.bn.bias.data.fill_(5.)
 
 
-@torch.no_grad()
-def median_ms(net, x, repeats: int, **variants) -> dict:
-    """Median latency (ms) of each ``name=(gated, sparse)`` variant, run alternately."""
-    times = {name: [] for name in variants}
-    for i in range(repeats + 3):
-        for name, (gated, sparse) in variants.items():
-            net.set_sparse_inference(sparse)
-            t = time.perf_counter()
-            net(x, gated=gated)
-            if i >= 3:  # warm-up
-                times[name].append(time.perf_counter() - t)
-    return {name: 1000 * sorted(t)[len(t) // 2] for name, t in times.items()}
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--quick', action='store_true', help='small input, few repeats')
+    p.add_argument('--depth', type=int, default=18)
+    p.add_argument('--size', type=int, default=224, help='input height and width')
+    p.add_argument('--base-channels', type=int, default=64)
+    p.add_argument('--densities', type=float, nargs='+', default=[0.1, 0.3, 0.5])
+    p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 32])
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--repeats', type=int, default=10)
+    args = p.parse_args(argv)
+    if any(not 0 < d <= 1 for d in args.densities):
+        p.error(f'--densities {args.densities}: each must be in (0, 1]')
+    if args.quick:
+        args.size, args.repeats, args.batch_sizes = 32, 2, [1, 4]
     torch.set_num_threads(args.threads)
     net = GatedResNet(args.depth, base_channels=args.base_channels,
-                      stem_channels=args.base_channels, small_input=args.small_input).eval()
-    x = torch.randn(1, 3, args.size, args.size)
-    table = net.flops(x.shape[1:])
-    print(f'ResNet-{args.depth}, input {args.size}x{args.size}, batch 1, {args.threads} '
-          f'threads; dense network {table.dense / 1e6:.1f} MFLOPs')
-    dense_ms = median_ms(net, x, args.repeats, dense=(False, False))['dense']
-    print(f'dense branch: {dense_ms:.2f} ms')
-    print('density  FLOPs kept  dense x mask (ms)  sparse (ms)  speed-up')
-    for density in args.densities:
-        set_density(net, density)
-        with torch.no_grad():
-            _, masks = net.forward_gated(x)
-        kept = table.kept(masks).item()
-        ms = median_ms(net, x, args.repeats, masked=(True, False), sparse=(True, True))
-        print(f'{density:7.2f}  {kept:10.3f}  {ms["masked"]:17.2f}  {ms["sparse"]:11.2f}  '
-              f'{ms["masked"] / ms["sparse"]:7.2f}x')
-    return 0
+                      stem_channels=args.base_channels).eval()
+    table = net.flops((3, args.size, args.size))
+    rows = []
+    for batch in args.batch_sizes:
+        x = torch.randn(batch, 3, args.size, args.size)
+        for density in args.densities:
+            set_density(net, density)
+            with torch.no_grad():
+                kept = table.kept(net.forward_gated(x)[1]).mean().item()
+
+            def run(gated, sparse):
+                def fn():
+                    net.set_sparse_inference(sparse)
+                    with torch.no_grad():
+                        net(x, gated=gated)
+                return fn
+
+            times = interleaved(dict(dense=run(False, False), masked=run(True, False),
+                                     fast=run(True, True)), args.repeats)
+            speedup = ratio_stats(times['dense'], times['fast'])
+            rows.append(dict(batch=batch, density=density, flops_kept=round(kept, 4),
+                             flops_ratio=round(1 / kept, 3),
+                             dense_ms=median_ms(times['dense']),
+                             masked_ms=median_ms(times['masked']),
+                             fast_ms=median_ms(times['fast']),
+                             fast_speedup_over_dense=speedup,
+                             fast_speedup_over_masked=ratio_stats(times['masked'],
+                                                                  times['fast']),
+                             fraction_of_limit=round(speedup['median'] * kept, 3)))
+    net.set_sparse_inference(True)
+    target = {str(r['batch']): r['fraction_of_limit'] >= 0.5 for r in rows
+              if abs(r['density'] - 0.3) < 1e-9}
+    return dict(benchmark='gated_inference', quick=args.quick,
+                network=f'ResNet-{args.depth}, base width {args.base_channels}, '
+                        f'input {args.size}x{args.size}',
+                dense_mflops=round(table.dense / 1e6, 2), repeats=args.repeats,
+                machine=machine(), rows=rows,
+                target='fast speed-up over dense at density 0.3 >= half the FLOPs ratio',
+                target_met_by_batch=target)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    print(json.dumps(main(), indent=1))
+    sys.exit(0)
