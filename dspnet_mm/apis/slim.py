@@ -151,11 +151,11 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
         state_dict = {k: v for k, v in state_dict.items()
                       if '.gate.' not in k and '.subnet_bns.' not in k}
         backbone = dict(type='dspnet_mm.SlimmableResNet', **arch,
-                        small_input=cfg.get('small_input', False),
+                        small_input=net.small_input,
                         subnets=dict(dense=dict(widths=1.0)), subnet='dense')
-        stock = None if cfg.get('small_input') else arch
+        stock = None if net.small_input else arch
     else:
-        backbone = dict(type='dspnet_mm.GatedResNet', **cfg, gated=True)
+        backbone = {**cfg, 'type': 'dspnet_mm.GatedResNet', 'gated': True}
         stock = None
     meta = dict(branch=branch, source=os.path.abspath(path), backbone=backbone,
                 stock_resnet=stock, stage_channels=list(net.stage_channels),
