@@ -91,3 +91,15 @@ def test_gated_inference_quick():
         assert _ratio_ok(row['fast_speedup_over_dense'])
         assert row['dense_ms'] > 0 and row['masked_ms'] > 0 and row['fast_ms'] > 0
     assert set(r['target_met_by_batch']) == {'1', '4'}
+
+
+def test_fmnist_recipe_sweep_quick(tmp_path):
+    import fmnist_recipe_sweep
+    r = fmnist_recipe_sweep.main(['--quick', '--work-dir', str(tmp_path)])
+    assert list(r['variants']) == ['800x128', '1600x64']
+    assert r['train_images'] == 500 and r['test_images'] == 200
+    for acc in [r['knn_raw_pixels'], r['knn_random_weights']] + [
+            v['knn'] for v in r['variants'].values()]:
+        assert 10 < acc <= 100  # 10 classes: chance is 10%
+    assert r['variants']['1600x64']['options'][:2] == ['train_cfg.max_iters=1600',
+                                                       'train_dataloader.batch_size=64']
