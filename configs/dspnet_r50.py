@@ -6,14 +6,6 @@ _base_ = [
 ]
 custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
 
-# desired networks: R50 at four widths, and a reduced-depth member
-subnets = dict(
-    r50_w1=dict(widths=1.0, depths=(3, 4, 6, 3)),
-    r50_w075=dict(widths=0.75, depths=(3, 4, 6, 3)),
-    r50_w05=dict(widths=0.5, depths=(3, 4, 6, 3)),
-    r50_w025=dict(widths=0.25, depths=(3, 4, 6, 3)),
-    r26_w05=dict(widths=0.5, depths=(2, 2, 2, 2)),
-)
 model = dict(
     _delete_=True,
     type='DSPNet',
@@ -21,8 +13,19 @@ model = dict(
     num_random=2,
     data_preprocessor=dict(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
                            bgr_to_rgb=True),
-    backbone=dict(type='SlimmableResNet', depth=50, in_channels=3, out_indices=(3, ),
-                  subnets=subnets, norm_cfg=dict(type='SyncBN')),
+    backbone=dict(
+        type='SlimmableResNet', depth=50, in_channels=3, out_indices=(3, ),
+        norm_cfg=dict(type='SyncBN'),
+        # the desired networks: R50 at four widths, and a reduced-depth member. A child
+        # config replaces the table with model = dict(backbone=dict(subnets=dict(
+        # _delete_=True, name=dict(widths=..., depths=...), ...))) (README)
+        subnets=dict(
+            r50_w1=dict(widths=1.0, depths=(3, 4, 6, 3)),
+            r50_w075=dict(widths=0.75, depths=(3, 4, 6, 3)),
+            r50_w05=dict(widths=0.5, depths=(3, 4, 6, 3)),
+            r50_w025=dict(widths=0.25, depths=(3, 4, 6, 3)),
+            r26_w05=dict(widths=0.5, depths=(2, 2, 2, 2)),
+        )),
     neck=dict(type='SlimmableNonLinearNeck', in_channels=2048, hid_channels=4096,
               out_channels=256, num_layers=2, with_bias=True, with_last_bn=False,
               with_avg_pool=True),
@@ -37,7 +40,13 @@ default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 custom_hooks = [dict(type='NonFiniteLossHook')]
 # 8 GPUs x 256 = 2048 images per iteration; LARS lr scaled from BYOL's 4.8 @ 4096
 train_dataloader = dict(batch_size=256)
-optim_wrapper = dict(optimizer=dict(type='LARS', lr=2.4, momentum=0.9, weight_decay=1e-6))
+# (the top-level `optimizer` is the base's variable: kept equal to what is used, so nothing
+# stale with BYOL's lr 4.8 is left in the merged config)
+optimizer = dict(type='LARS', lr=2.4, momentum=0.9, weight_decay=1e-6)
+optim_wrapper = dict(optimizer=optimizer)
+# lr 2.4 is for 2048 images per iteration: `tools/train.py --auto-scale-lr` scales it linearly
+# to the batch actually used (e.g. 0.075 for one GPU x 64)
+auto_scale_lr = dict(base_batch_size=2048)
 # each iteration trains a few of the sub-networks: the heads and private BNs of the others
 # receive no gradient in that iteration
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

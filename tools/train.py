@@ -7,6 +7,10 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
+
+# mmengine 0.10.7 and mmcv import pkg_resources, which warns on every start: upstream noise
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 import torch
 import torch.distributed as dist
@@ -14,6 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import dspnet_mm  # noqa: F401  (registers our modules and the checkpoint allow-list)
+from dspnet_mm.apis.train_config import ConfigOverrideError, load_train_config
 
 
 def parse_args(argv=None):
@@ -24,6 +29,10 @@ def parse_args(argv=None):
                         help='resume from CKPT, or from the latest checkpoint in the work '
                         'dir when no path is given')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate linearly with the total batch size '
+                        '(GPUs x train_dataloader.batch_size) against the config\'s '
+                        'auto_scale_lr.base_batch_size, as mmselfsup\'s tools/train.py')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_iters=10')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -38,14 +47,17 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config {args.config!r} does not exist')
-    cfg = Config.fromfile(args.config)
+    cfg = load_train_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ConfigOverrideError(f'--auto-scale-lr: {args.config} sets no '
+                                      'auto_scale_lr.base_batch_size to scale from')
+        cfg.auto_scale_lr.enable = True
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -79,7 +91,7 @@ def main(argv=None):
         prepare_cpu_distributed(cfg)
         runner = Runner.from_cfg(cfg)
         runner.train()
-    except FileNotFoundError as e:  # missing config or data folder: say which and how to fix
+    except (FileNotFoundError, ConfigOverrideError) as e:  # say which and how to fix
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 0

@@ -1,2 +1,4 @@
+from .cifar import LocalCIFAR10, LocalCIFAR100, read_cifar_batch
 from .fashion_mnist import LocalFashionMNIST
-from .transforms import RandomGreyJitter
+from .stl10 import STL10
+from .transforms import ColorJitter, RandomGreyJitter, adjust_hue

@@ -1,8 +1,8 @@
 # CIFAR-10 train split (50k, 32x32) with VICReg's asymmetric views (no blur at this size).
-# mmcls reads the python-pickle CIFAR-10 archive from data/cifar10/ (downloads it if missing
-# and the machine is online).
+# Data: cifar-10-python.tar.gz unpacked into data/cifar10/ (data/cifar10/cifar-10-batches-py/);
+# LocalCIFAR10 never downloads and yields BGR images like an image file would.
 custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
-dataset_type = 'mmcls.CIFAR10'
+dataset_type = 'LocalCIFAR10'
 data_root = 'data/cifar10/'
 color = [
     dict(type='RandomApply', prob=0.8, transforms=[
@@ -31,7 +31,7 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_prefix=data_root, test_mode=False,
                  pipeline=train_pipeline))
-# CIFAR arrays are RGB; normalise with the CIFAR-10 statistics (top-level configs put this
-# in their model: ``data_preprocessor={{_base_.data_preprocessor}}``)
+# BGR -> RGB, then the CIFAR-10 statistics (RGB order); top-level configs put this in their
+# model: ``data_preprocessor={{_base_.data_preprocessor}}``
 data_preprocessor = dict(type='SelfSupDataPreprocessor', mean=(125.3, 123.0, 113.9),
-                         std=(63.0, 62.1, 66.7), bgr_to_rgb=False)
+                         std=(63.0, 62.1, 66.7), bgr_to_rgb=True)

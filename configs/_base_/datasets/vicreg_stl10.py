@@ -1,5 +1,5 @@
-# STL-10 train + unlabeled images (105k, 96x96), as image files the user extracts from the
-# binary release into one sub-folder: data/stl10/train_unlabeled/all/*.png
+# STL-10 train + unlabeled images (105k, 96x96), read from the binary release:
+# stl10_binary.tar.gz unpacked into data/stl10/ (data/stl10/stl10_binary/*_X.bin, *_y.bin).
 _base_ = ['vicreg_cifar10.py']
 view_pipeline1 = [
     dict(type='RandomResizedCrop', size=96, scale=(0.2, 1.0), backend='pillow'),
@@ -15,12 +15,10 @@ view_pipeline2 = view_pipeline1[:-1] + [
     dict(type='RandomSolarize', prob=0.2),
 ]
 train_dataloader = dict(dataset=dict(
-    _delete_=True, type='mmcls.CustomDataset', data_root='data/stl10/',
-    data_prefix='train_unlabeled/',
-    pipeline=[dict(type='LoadImageFromFile'),
-              dict(type='MultiView', num_views=[1, 1],
+    _delete_=True, type='STL10', data_root='data/stl10/', split='train+unlabeled',
+    pipeline=[dict(type='MultiView', num_views=[1, 1],
                    transforms=[view_pipeline1, view_pipeline2]),
               dict(type='PackSelfSupInputs', meta_keys=[])]))
-# images loaded from files are BGR
+# STL10 yields BGR images, as LoadImageFromFile would
 data_preprocessor = dict(mean=(113.9, 112.2, 103.7), std=(66.4, 65.4, 68.4),
                          bgr_to_rgb=True)
