@@ -21,7 +21,7 @@ COCO_SIZE = (480, 640)
 ADE_SIZE = (512, 683)
 VOC_SIZE = (375, 500)
 CITYSCAPES_SIZE = (1024, 2048)
-DET_CLASSES = ('square', 'disc')
+DET_CLASSES = ('person', 'bicycle')  # COCO's own names: an unchanged CocoDataset keeps them
 
 
 def random_rgb(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -119,22 +119,22 @@ def draw_objects(rng: np.random.Generator, h: int, w: int, n: int):
             t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
             r, cx, cy = size / 2, x0 + size / 2, y0 + size / 2
             poly = np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1).round().astype(np.int32)
-        color = tuple(int(c) for c in rng.integers(0, 256, size=3))
-        cv2.fillPoly(img, [poly], color)
+        cv2.fillPoly(img, [poly], (230, 60, 60) if cls == 0 else (60, 220, 80))
         cv2.fillPoly(label, [poly], cls + 1)
         instances.append((cls, poly.reshape(-1).astype(float).tolist()))
     return img, label, instances
 
 
 def make_coco(root: str, splits: Dict[str, int] = None, size: Tuple[int, int] = COCO_SIZE,
-              seed: int = 0) -> str:
-    """COCO instances: ``root/<split>2017/*.jpg`` and ``annotations/instances_<split>2017.json``
-    (boxes, polygons, categories ``DET_CLASSES``), split names as given."""
+              classes: Tuple[str, str] = DET_CLASSES, seed: int = 0) -> str:
+    """COCO instances: ``root/<split>/*.jpg`` and ``annotations/instances_<split>.json`` for
+    each split name (default ``train2017``, ``val2017``): boxes, polygons, and two categories
+    named ``classes`` (squares and discs)."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     h, w = size
     categories = [dict(id=i + 1, name=n, supercategory='shape')
-                  for i, n in enumerate(DET_CLASSES)]
+                  for i, n in enumerate(classes)]
     for split, num_images in (splits or dict(train2017=4, val2017=2)).items():
         os.makedirs(osp.join(root, split), exist_ok=True)
         images, annotations = [], []

@@ -1,12 +1,8 @@
 """Fixtures of the transfer tests: a DSPNet-like pretraining checkpoint, two desired networks
 slimmed out of it by ``dspnet_mm.apis.slim``, and small generated datasets in the layouts the
 upstream datasets read (COCO instances, ADE20K, Pascal VOC). Nothing is downloaded."""
-import json
-import os
 import os.path as osp
 
-import cv2
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -14,6 +10,7 @@ from mmengine.config import Config
 from conftest import randomize_bn
 from dspnet_mm.apis import export_branch, slim
 from dspnet_mm.models import GatedResNet, SlimmableResNet
+from dspnet_mm.testing import make_ade20k, make_coco, make_voc
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -78,69 +75,12 @@ def gating(tmp_path_factory):
     return out
 
 
-def _background(rng, h, w):
-    base = rng.integers(40, 120, size=3)
-    noise = rng.integers(-20, 20, size=(h, w, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
-
-
-def _draw_objects(rng, h, w, n):
-    """Image, per-pixel class map (0 = background, 1 = square, 2 = disc) and instances
-    [(class index, polygon as [x0, y0, x1, y1, ...])]."""
-    img = _background(rng, h, w)
-    label = np.zeros((h, w), np.uint8)
-    instances = []
-    for _ in range(n):
-        cls = int(rng.integers(0, 2))
-        size = int(rng.integers(18, 36))
-        x0, y0 = int(rng.integers(0, w - size)), int(rng.integers(0, h - size))
-        if cls == 0:
-            poly = np.array([[x0, y0], [x0 + size, y0], [x0 + size, y0 + size],
-                             [x0, y0 + size]], np.int32)
-        else:
-            t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-            r, cx, cy = size / 2, x0 + size / 2, y0 + size / 2
-            poly = np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1).round().astype(np.int32)
-        color = (230, 60, 60) if cls == 0 else (60, 220, 80)
-        cv2.fillPoly(img, [poly], color)
-        cv2.fillPoly(label, [poly], cls + 1)
-        instances.append((cls, poly.reshape(-1).astype(float).tolist()))
-    return img, label, instances
-
-
-def _coco_split(rng, root, split, num_images):
-    os.makedirs(osp.join(root, split), exist_ok=True)
-    h, w = IMAGE_SIZE
-    images, annotations = [], []
-    for i in range(num_images):
-        img, _, instances = _draw_objects(rng, h, w, int(rng.integers(1, 4)))
-        name = f'{split}_{i:04d}.jpg'
-        cv2.imwrite(osp.join(root, split, name), img)
-        images.append(dict(id=i + 1, file_name=name, height=h, width=w))
-        for cls, poly in instances:
-            xs, ys = poly[0::2], poly[1::2]
-            x, y = min(xs), min(ys)
-            bw, bh = max(xs) - x, max(ys) - y
-            area = float(cv2.contourArea(np.array(poly, np.float32).reshape(-1, 2)))
-            annotations.append(dict(id=len(annotations) + 1, image_id=i + 1,
-                                    category_id=cls + 1, bbox=[x, y, bw, bh], area=area,
-                                    segmentation=[poly], iscrowd=0))
-    categories = [dict(id=i + 1, name=n, supercategory='shape')
-                  for i, n in enumerate(DET_CLASSES)]
-    with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
-        json.dump(dict(images=images, annotations=annotations, categories=categories), f)
-
-
 @pytest.fixture(scope='session')
 def coco_root(tmp_path_factory):
     """A COCO-format instance segmentation dataset: train (8 images) and val (4 images) with
     squares and discs, boxes, polygons and categories in annotations/instances_*.json."""
-    root = str(tmp_path_factory.mktemp('coco'))
-    os.makedirs(osp.join(root, 'annotations'))
-    rng = np.random.default_rng(0)
-    _coco_split(rng, root, 'train', 8)
-    _coco_split(rng, root, 'val', 4)
-    return root
+    return make_coco(str(tmp_path_factory.mktemp('coco')), dict(train=8, val=4), IMAGE_SIZE,
+                     DET_CLASSES)
 
 
 # ADE20K's classes are a fixed list; a dataset may select a subset by name. Label PNGs store
@@ -154,41 +94,12 @@ VOC_CLASSES = ('background', 'aeroplane', 'bicycle')
 def ade_root(tmp_path_factory):
     """ADEChallengeData2016 layout: images/{training,validation}/*.jpg and
     annotations/{training,validation}/*.png."""
-    root = str(tmp_path_factory.mktemp('ade'))
-    rng = np.random.default_rng(1)
-    h, w = IMAGE_SIZE
-    for split, n in (('training', 6), ('validation', 3)):
-        for d in ('images', 'annotations'):
-            os.makedirs(osp.join(root, d, split))
-        for i in range(n):
-            img, label, _ = _draw_objects(rng, h, w, 3)
-            name = f'ADE_{split}_{i:08d}'
-            cv2.imwrite(osp.join(root, 'images', split, name + '.jpg'), img)
-            cv2.imwrite(osp.join(root, 'annotations', split, name + '.png'), label + 1)
-    return root
+    return make_ade20k(str(tmp_path_factory.mktemp('ade')), dict(training=6, validation=3),
+                       IMAGE_SIZE)
 
 
 @pytest.fixture(scope='session')
 def voc_root(tmp_path_factory):
     """VOC2012 layout: JPEGImages, SegmentationClass (+ SegmentationClassAug as the aug set
     has), ImageSets/Segmentation/{train,aug,val}.txt."""
-    root = str(tmp_path_factory.mktemp('voc'))
-    rng = np.random.default_rng(2)
-    h, w = IMAGE_SIZE
-    for d in ('JPEGImages', 'SegmentationClass', 'SegmentationClassAug',
-              'ImageSets/Segmentation'):
-        os.makedirs(osp.join(root, d))
-    splits = dict(train=[], val=[])
-    for i in range(9):
-        img, label, _ = _draw_objects(rng, h, w, 3)
-        label[:2] = 255  # a band of "ignore", as VOC's object borders
-        name = f'2007_{i:06d}'
-        cv2.imwrite(osp.join(root, 'JPEGImages', name + '.jpg'), img)
-        for d in ('SegmentationClass', 'SegmentationClassAug'):
-            cv2.imwrite(osp.join(root, d, name + '.png'), label)
-        splits['train' if i < 6 else 'val'].append(name)
-    splits['aug'] = splits['train'][:3]
-    for split, names in splits.items():
-        with open(osp.join(root, 'ImageSets/Segmentation', f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(names) + '\n')
-    return root
+    return make_voc(str(tmp_path_factory.mktemp('voc')), 9, IMAGE_SIZE)
