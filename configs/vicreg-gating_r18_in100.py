@@ -2,7 +2,7 @@
 #   500 epochs, LARS, batch 256 x 2 GPUs:
 #   bash tools/dist_train.sh configs/vicreg-gating_r18_in100.py 2
 _base_ = [
-    'mmselfsup::selfsup/_base_/default_runtime.py',
+    '_base_/default_runtime.py',
     '_base_/models/vicreg-gating_r18.py',
     '_base_/datasets/vicreg_in100.py',
     '_base_/schedules/vicreg_lars_500e.py',

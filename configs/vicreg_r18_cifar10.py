@@ -1,7 +1,7 @@
 # VICReg (dense baseline, "Baseline-1"), ResNet-18, CIFAR-10, 500 epochs, LARS, batch 256 x 2 GPUs:
 #   bash tools/dist_train.sh configs/vicreg_r18_cifar10.py 2
 _base_ = [
-    'mmselfsup::selfsup/_base_/default_runtime.py',
+    '_base_/default_runtime.py',
     '_base_/models/vicreg_r18.py',
     '_base_/datasets/vicreg_cifar10.py',
     '_base_/schedules/vicreg_lars_500e.py',

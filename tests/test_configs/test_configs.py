@@ -54,3 +54,11 @@ def test_all_config_files_parse():
     for f in files:
         cfg = Config.fromfile(f)
         assert 'model' in cfg and 'train_cfg' in cfg, f
+
+
+@pytest.mark.parametrize('name', sorted(os.path.basename(f) for f in
+                                        glob.glob(os.path.join(REPO, 'configs', '*.py'))))
+def test_every_pretraining_config_saves_atomically_and_stops_on_nan(name):
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
+    assert cfg.default_hooks.checkpoint.backend_args == dict(backend='atomic_local')
+    assert 'NonFiniteLossHook' in [h['type'] for h in cfg.custom_hooks]

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 import torch
+from mmcls.models import ResNet as MMClsResNet
 from mmengine.config import Config
 
 from conftest import REPO
@@ -53,3 +54,13 @@ def test_config_trains_on_its_own_file_format(name, tmp_path):
     (ckpt, ) = [p for p in glob.glob(os.path.join(work_dir, '*.pth'))]
     state = torch.load(ckpt, map_location='cpu')  # weights_only: our allow-list suffices
     assert state['meta']['iter'] == 2
+    if name == 'dspnet_r50.py':  # the trained checkpoint slims into mmcls's stock ResNet
+        out = tmp_path / 'r50_w025.pth'
+        run = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'slim.py'), ckpt,
+                              '--subnet', 'r50_w025', '--out', str(out)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        slimmed = torch.load(str(out), map_location='cpu')
+        stock = MMClsResNet(**slimmed['meta']['stock_resnet'])
+        stock.load_state_dict(slimmed['state_dict'], strict=True)
+        assert slimmed['meta']['stock_resnet']['base_channels'] == 16  # 64 x 0.25

@@ -7,5 +7,5 @@ model = dict(
                   out_indices=(3, ), dual_bn=False, norm_cfg=dict(type='SyncBN')),
     sparsity_loss=dict(type='SparsityLoss', t_d=0.5, lambda_flops=5., gamma_bound=1.),
 )
-# p = exp(-0.02 * epoch), once per (dataset) epoch
-custom_hooks = [dict(type='GateAnnealingHook', alpha=0.02)]
+# p = exp(-0.02 * epoch), once per (dataset) epoch; stop on a NaN/Inf loss
+custom_hooks = [dict(type='GateAnnealingHook', alpha=0.02), dict(type='NonFiniteLossHook')]

@@ -13,3 +13,5 @@ model = dict(
     head=dict(type='VICRegHead',
               loss=dict(type='VICRegLoss', lambda_inv=25., mu=25., nu=1.)),
 )
+# stop with the iteration and the term on a NaN/Inf loss, before a checkpoint of it is written
+custom_hooks = [dict(type='NonFiniteLossHook')]
