@@ -88,11 +88,17 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         cfg = build_config(args)
+    except (FileNotFoundError, ConfigOverrideError) as e:  # say which and how to fix
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    try:
         prepare_cpu_distributed(cfg)
         runner = Runner.from_cfg(cfg)
         runner.train()
-    except (FileNotFoundError, ConfigOverrideError) as e:  # say which and how to fix
-        print(f'error: {e}', file=sys.stderr)
+    except FileNotFoundError as e:  # the data is elsewhere (or not unpacked)
+        print(f'error: {e}; point the config at the data with --cfg-options '
+              'train_dataloader.dataset.data_root=... (data_prefix=... for CIFAR and '
+              'Fashion-MNIST); layouts: README, "Train at paper scale"', file=sys.stderr)
         return 1
     return 0
 

@@ -71,3 +71,15 @@ def test_child_config_replaces_the_dn_table(tmp_path):
         model = MODELS.build(cfg.model)
     assert model.dn_names == ['r50_w1', 'r34_w05', 'r50_w0375']  # largest FLOPs first
     assert set(model.dn_heads) == {'r34_w05', 'r50_w0375'}
+
+
+def test_missing_data_folder_is_one_line_naming_the_override(tmp_path):
+    missing = tmp_path / 'no_imagenet'
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'train.py'), R50,
+                          '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                          f'train_dataloader.dataset.data_root={missing}'],
+                         capture_output=True, text=True, timeout=300)
+    errors = [line for line in out.stderr.splitlines() if line.startswith('error:')]
+    assert out.returncode == 1 and len(errors) == 1 and 'Traceback' not in out.stderr
+    assert f'{missing}/meta/train.txt' in errors[0]
+    assert 'train_dataloader.dataset.data_root' in errors[0]
