@@ -128,14 +128,16 @@ def test_flops_budget_loss_is_zero_at_the_budget_and_grows_on_both_sides():
 
 
 def test_density_bound_loss_anneals():
-    t_d = 0.25  # sqrt = 0.5
+    # t_d = 0.36 (sqrt 0.6): the upper bound 1 - p + p sqrt(t_d) differs from plausible wrong
+    # forms such as 1 - p sqrt(t_d) (0.4 at p = 1) or p sqrt(t_d) + (1 - p) t_d
+    t_d = 0.36
     d = torch.tensor([0.1, 0.5, 0.9])
-    # p = 1: both bounds at 0.5, layers at 0.1 and 0.9 pay 0.4^2 each
-    assert density_bound_loss(d, t_d, 1.).item() == pytest.approx((0.16 + 0 + 0.16) / 3)
+    # p = 1: both bounds at 0.6; the layers pay 0.5^2, 0.1^2 and 0.3^2
+    assert density_bound_loss(d, t_d, 1.).item() == pytest.approx((0.25 + 0.01 + 0.09) / 3)
     # p = 0: the bounds are [0, 1], nothing to pay
     assert density_bound_loss(d, t_d, 0.).item() == 0.
-    p = math.exp(-0.02 * 10)
-    lower, upper = p * 0.5, 1 - p + p * 0.5
+    p = math.exp(-0.02 * 10)  # 0.819: bounds [0.491, 0.672]
+    lower, upper = p * 0.6, 1 - p + p * 0.6
     expected = ((lower - 0.1) ** 2 + (0.9 - upper) ** 2) / 3
     assert density_bound_loss(d, t_d, p).item() == pytest.approx(expected)
 
