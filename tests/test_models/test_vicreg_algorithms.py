@@ -177,3 +177,28 @@ def test_extract_feat_branches():
         gated = model.extract_feat([x[0]], gated=True)[0]
     assert dense.shape == gated.shape == (2, 64, 2, 2)
     assert not torch.allclose(dense, gated)
+
+
+def test_single_gated_stream_step_equals_the_hand_computation():
+    """Both views through the gated branch; VICReg of the two gated projections; the sparsity
+    loss on the masks of both views stacked as one batch. Nothing else enters the loss."""
+    model = build('vicreg-gating_r18_fmnist')
+    model.train()
+    model.backbone.flops((1, 28, 28))  # build the FLOPs table beforehand
+    x = views(n=5)
+    reference = copy.deepcopy(model)
+    torch.manual_seed(1)
+    losses = model.loss(x, None)
+    torch.manual_seed(1)  # the same gate noise
+    f1, m1 = reference.backbone.forward_gated(x[0])
+    f2, m2 = reference.backbone.forward_gated(x[1])
+    z1, z2 = reference.neck(f1)[0], reference.neck(f2)[0]
+    torch.testing.assert_close(losses['loss_vicreg'], reference.head.loss(z1, z2))
+    masks = [torch.cat(pair) for pair in zip(m1, m2)]
+    table = reference.backbone.flops((1, 28, 28))
+    kept = table.kept(masks).mean()
+    torch.testing.assert_close(losses['flops_kept'], kept)
+    torch.testing.assert_close(losses['loss_flops'], 5 * (kept - model.sparsity_loss.t_d) ** 2)
+    loss, _ = model.parse_losses(losses)
+    torch.testing.assert_close(loss, losses['loss_vicreg'] + losses['loss_flops']
+                               + losses['loss_bound'])
