@@ -1,10 +1,12 @@
 """Slimming: cut a desired network out of a pretraining checkpoint as a plain ResNet."""
+import io
 import os
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 
+from dspnet_mm.engine.atomic_backend import atomic_write
 from dspnet_mm.models.backbones.gated_resnet import GatedResNet
 from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
 from .checkpoint import CheckpointError, load_checkpoint_safely
@@ -169,14 +171,8 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
 
 
 def save_atomically(obj, path: str):
-    """``torch.save`` to a temporary file in the same folder, then rename: a crash mid-write
-    leaves any previous file intact."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """``torch.save`` through :func:`dspnet_mm.engine.atomic_write`: a crash mid-write leaves
+    any previous file intact."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())

@@ -127,3 +127,22 @@ def test_non_finite_loss_stops_with_named_term(tmp_path):
     last = open(os.path.join(work_dir, 'last_checkpoint')).read().strip()
     ckpt = load_checkpoint_safely(last)
     assert all(torch.isfinite(v.float()).all() for v in ckpt['state_dict'].values())
+
+
+def test_temporaries_of_killed_writers_are_removed_on_the_next_save(tmp_path):
+    """A writer SIGKILLed mid-save cannot clean up; the next checkpoint save (any name) in the
+    folder removes its temporary, and keeps those of writers still running."""
+    code = ('import os, dspnet_mm; from mmengine.fileio import get_file_backend\n'
+            f'b = get_file_backend({str(tmp_path)!r}, backend_args=dict(backend="atomic_local"))\n'
+            'os.fsync = lambda fd: (print("writing", flush=True), os.kill(os.getpid(), 9))\n'
+            f'b.put(b"x" * 1000, {str(tmp_path / "iter_8.pth")!r})\n')
+    proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'writing'
+    proc.wait()
+    (left, ) = [p for p in os.listdir(tmp_path) if p.endswith('.partial')]
+    assert left.startswith('.iter_8.pth.')
+    alive = tmp_path / f'.iter_9.pth.{os.getpid()}.abc.partial'  # a live writer's file
+    alive.write_bytes(b'in progress')
+    backend = get_file_backend(str(tmp_path), backend_args=dict(backend='atomic_local'))
+    backend.put(b'next checkpoint', str(tmp_path / 'iter_12.pth'))
+    assert sorted(os.listdir(tmp_path)) == [alive.name, 'iter_12.pth']
