@@ -1,7 +1,10 @@
 import torch
 import torch.nn.functional as F
 
-from dspnet_mm.apis.evaluation import balanced_subset, knn_top1, linear_probe_top1
+from sklearn.linear_model import LogisticRegression  # (installed with mmselfsup)
+
+from dspnet_mm.apis.evaluation import (_fit_softmax_regression, balanced_subset, knn_top1,
+                                       linear_probe, linear_probe_top1, raw_pixels)
 
 
 def knn_reference(xtr, ytr, xte, yte, k, t):
@@ -45,3 +48,44 @@ def test_balanced_subset():
     idx = balanced_subset(labels, 0.1)
     assert len(idx) == 100 and torch.equal(labels[idx].bincount(), torch.full((10, ), 10))
     assert torch.equal(idx, balanced_subset(labels, 0.1))  # seeded
+
+
+def blobs(n, d=12, k=4, seed=0, spread=1.0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(k, d, generator=torch.Generator().manual_seed(99))
+    y = torch.randint(0, k, (n, ), generator=g)
+    return centers[y] + spread * torch.randn(n, d, generator=g), y
+
+
+def test_softmax_regression_equals_sklearn_at_convergence():
+    """Our L-BFGS fit minimises mean CE + l2/2 ||W||^2; sklearn's multinomial
+    LogisticRegression minimises ||W||^2 / 2 + C sum CE, the same optimum for C = 1/(l2 n)."""
+    x, y = blobs(400, spread=1.5)
+    l2 = 1e-2
+    w, b = _fit_softmax_regression(x, y, 4, l2, max_iter=500)
+    ref = LogisticRegression(C=1 / (l2 * len(x)), tol=1e-10, max_iter=10000).fit(
+        x.double().numpy(), y.numpy())
+    ours = torch.softmax(x @ w + b, 1)
+    torch.testing.assert_close(ours.double(), torch.from_numpy(ref.predict_proba(x.numpy())),
+                               atol=2e-4, rtol=0)
+
+
+def test_linear_probe_picks_l2_on_train_split_and_reports_train_accuracy():
+    x, y = blobs(600, spread=2.0)
+    xt, yt = blobs(300, seed=1, spread=2.0)
+    out = linear_probe(x, y, xt, yt)
+    assert out['l2'] in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+    assert 40 < out['top1'] < 100 and out['train_top1'] >= out['top1'] - 5
+    # the choice never looks at the test set: scrambled test labels change only top1
+    scrambled = linear_probe(x, y, xt, yt[torch.randperm(300)])
+    assert scrambled['l2'] == out['l2'] and scrambled['train_top1'] == out['train_top1']
+    assert scrambled['top1'] < 50
+    # converged: at least as good on its own training set as the 100-epoch SGD probe's test top-1
+    assert out['train_top1'] >= linear_probe_top1(x, y, x, y, epochs=100) - 0.5
+
+
+def test_raw_pixels_is_the_flattened_normalised_image():
+    images = torch.randn(5, 1, 4, 4)
+    labels = torch.arange(5)
+    feats, ys = raw_pixels([(images[:3], labels[:3]), (images[3:], labels[3:])])
+    assert torch.equal(feats, images.reshape(5, 16)) and torch.equal(ys, labels)

@@ -6,6 +6,7 @@ import sys
 from conftest import REPO
 
 sys.path.insert(0, os.path.join(REPO, 'tools', 'benchmarks'))
+import fmnist_floor  # noqa: E402
 import slim_overhead  # noqa: E402
 import throughput  # noqa: E402
 import train_cost  # noqa: E402
@@ -103,3 +104,12 @@ def test_fmnist_recipe_sweep_quick(tmp_path):
         assert 10 < acc <= 100  # 10 classes: chance is 10%
     assert r['variants']['1600x64']['options'][:2] == ['train_cfg.max_iters=1600',
                                                        'train_dataloader.batch_size=64']
+
+
+def test_fmnist_floor_quick():
+    r = fmnist_floor.main(['--quick'])
+    assert (r['train_images'], r['test_images']) == (2000, 500)
+    # raw pixels of Fashion-MNIST are a strong baseline: far above chance (10 %)
+    for key in ('knn_top1', 'linear_sgd100_top1', 'linear_lbfgs_top1'):
+        assert 60 < r[key] < 100, key
+    assert r['linear_lbfgs_train_top1'] >= r['linear_lbfgs_top1'] - 2
