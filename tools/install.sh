@@ -89,4 +89,4 @@ fi
 if [ -d "$FMNIST_SRC" ]; then
   "$PY" tools/prepare_fashion_mnist.py --src "$FMNIST_SRC" --out data/fashion_mnist
 fi
-say "done: $("$PY" -c 'import torch, mmcv, mmengine, mmcls, mmselfsup, mmdet, mmseg; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmengine", mmengine.__version__, "mmcls", mmcls.__version__, "mmselfsup", mmselfsup.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)')"
+say "done in ${SECONDS} s: $("$PY" -c 'import torch, mmcv, mmengine, mmcls, mmselfsup, mmdet, mmseg; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmengine", mmengine.__version__, "mmcls", mmcls.__version__, "mmselfsup", mmselfsup.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)')"
