@@ -30,10 +30,13 @@ def main(argv=None):
     p.add_argument('--out-dir', default=os.path.join(REPO, 'docs', 'results'))
     p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_dspnet'))
     p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
+    p.add_argument('--probe', choices=['lbfgs', 'sgd'], default='lbfgs',
+                   help="the linear probe of tools/eval_subnets.py ('sgd': the earlier one)")
     args = p.parse_args(argv)
 
     options = [f'train_dataloader.dataset.data_prefix={args.data}']
-    eval_args = ['--cfg-options', f'train_dataloader.dataset.data_prefix={args.data}']
+    eval_args = ['--probe', args.probe,
+                 '--cfg-options', f'train_dataloader.dataset.data_prefix={args.data}']
     subnets = None
     if args.quick:
         options += ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
