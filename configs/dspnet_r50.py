@@ -3,6 +3,7 @@
 # Data as mmselfsup expects it: data/imagenet/{train/, meta/train.txt} (mmcls.ImageNet).
 _base_ = [
     'mmselfsup::selfsup/byol/byol_resnet50_16xb256-coslr-200e_in1k.py',
+    '_base_/models/dspnet_r50_subnets.py',
 ]
 custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
 
@@ -16,16 +17,10 @@ model = dict(
     backbone=dict(
         type='SlimmableResNet', depth=50, in_channels=3, out_indices=(3, ),
         norm_cfg=dict(type='SyncBN'),
-        # the desired networks: R50 at four widths, and a reduced-depth member. A child
-        # config replaces the table with model = dict(backbone=dict(subnets=dict(
-        # _delete_=True, name=dict(widths=..., depths=...), ...))) (README)
-        subnets=dict(
-            r50_w1=dict(widths=1.0, depths=(3, 4, 6, 3)),
-            r50_w075=dict(widths=0.75, depths=(3, 4, 6, 3)),
-            r50_w05=dict(widths=0.5, depths=(3, 4, 6, 3)),
-            r50_w025=dict(widths=0.25, depths=(3, 4, 6, 3)),
-            r26_w05=dict(widths=0.5, depths=(2, 2, 2, 2)),
-        )),
+        # the desired networks (one table for pretraining and transfer). A child config
+        # replaces it with model = dict(backbone=dict(subnets=dict(_delete_=True,
+        # name=dict(widths=..., depths=...), ...))) (README)
+        subnets=_base_.dspnet_r50_subnets),
     neck=dict(type='SlimmableNonLinearNeck', in_channels=2048, hid_channels=4096,
               out_channels=256, num_layers=2, with_bias=True, with_last_bn=False,
               with_avg_pool=True),

@@ -101,6 +101,9 @@ def test_selecting_another_network_rederives_channels(relpath, subnet, widths):
 
 
 def test_desired_networks_match_the_pretraining_config():
+    """One table (configs/_base_/models/dspnet_r50_subnets.py) reaches both sides."""
     pretrain = Config.fromfile(osp.join(REPO, 'configs', 'dspnet_r50.py'))
     shared = Config.fromfile(osp.join(BENCHMARKS, '_base_', 'dspnet_r50.py'))
     assert shared.dspnet_r50_subnets.to_dict() == pretrain.model.backbone.subnets.to_dict()
+    assert set(pretrain.model.backbone.subnets) == {'r50_w1', 'r50_w075', 'r50_w05', 'r50_w025',
+                                                    'r26_w05'}
