@@ -61,6 +61,11 @@ def main(argv=None):
         return 1
     meta = dict(result['meta'])
     print(json.dumps(dict(out=out, **meta), indent=1, default=str))
+    c = meta.get('stage_channels')
+    if c:  # the downstream settings that depend on the network's width
+        print(f'stage output channels {c}: mmdet FPN neck in_channels={c}; mmseg FCN-D8 '
+              f'decode_head in_channels={c[3]}, auxiliary_head in_channels={c[2]}; UPerNet '
+              f'decode_head in_channels={c}; mmcls linear head in_channels={c[3]}')
     return 0
 
 

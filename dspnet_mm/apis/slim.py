@@ -118,8 +118,12 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
         raise CheckpointError(f'{path!r} defines no named desired networks')
     state_dict = supernet.subnet_state_dict(subnet)
     backbone = supernet.fixed_config(subnet)
+    backbone.pop('type', None)
+    # the per-stage output channels: what FPN / decode-head / RoI in_channels must be
+    stage_channels = list(SlimmableResNet(**backbone).stage_channels)
     backbone['type'] = 'dspnet_mm.SlimmableResNet'
     meta = dict(subnet=subnet, source=os.path.abspath(path), backbone=backbone,
+                stage_channels=stage_channels,
                 stock_resnet=stock_resnet_kwargs(supernet, subnet),
                 **subnet_summary(supernet, subnet, input_size))
     result = dict(state_dict=state_dict, meta=meta)

@@ -43,8 +43,12 @@ def test_slim_cli_list_and_extract(pretrained, tmp_path, capsys):
     assert 'r18_w05' in listing and 'r10_w05' in listing
     out = str(tmp_path / 'r18_w05.pth')
     assert slim_tool.main([path, '--subnet', 'r18_w05', '--out', out]) == 0
+    printed = capsys.readouterr().out
+    assert 'mmdet FPN neck in_channels=[32, 64, 128, 256]' in printed  # 64 * 0.5 * 2^i
+    assert 'decode_head in_channels=256, auxiliary_head in_channels=128' in printed
     ckpt = load_checkpoint_safely(out)
     meta = ckpt['meta']
+    assert meta['stage_channels'] == [32, 64, 128, 256]
     assert meta['spec'] == dict(widths=[0.5] * 4, depths=[2, 2, 2, 2])
     assert meta['flops'] > 0 and meta['params'] == sum(
         v.numel() for k, v in ckpt['state_dict'].items() if 'running' not in k
