@@ -83,3 +83,17 @@ def test_missing_data_folder_is_one_line_naming_the_override(tmp_path):
     assert out.returncode == 1 and len(errors) == 1 and 'Traceback' not in out.stderr
     assert f'{missing}/meta/train.txt' in errors[0]
     assert 'train_dataloader.dataset.data_root' in errors[0]
+
+
+def test_auto_scale_lr_flag(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_cli',
+                                                  os.path.join(REPO, 'tools', 'train.py'))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    cfg = train.build_config(train.parse_args([R50, '--auto-scale-lr', '--work-dir',
+                                               str(tmp_path)]))
+    assert cfg.auto_scale_lr == dict(base_batch_size=2048, enable=True)  # lr 2.4 is for 2048
+    assert 'enable' not in train.build_config(train.parse_args([R50])).auto_scale_lr
+    with pytest.raises(ConfigOverrideError, match='sets no auto_scale_lr.base_batch_size'):
+        train.build_config(train.parse_args([FMNIST, '--auto-scale-lr']))
