@@ -3,7 +3,7 @@
 Nothing can be downloaded on CI machines, so the tests write small datasets in each dataset's
 own layout and file format: ImageNet-style folders of RGB JPEGs with ``meta/train.txt``, the
 pickled CIFAR batches, STL-10's binary files, COCO instances, ADE20K, Pascal VOC and
-Cityscapes. :func:`fake_dataset_for` reads a config's dataset and writes what it expects.
+Cityscapes. :func:`write_fake_data` reads a config's dataset and writes what it expects.
 """
 import json
 import os

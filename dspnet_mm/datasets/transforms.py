@@ -58,10 +58,9 @@ def adjust_hue(img: np.ndarray, hue_factor: float, backend: str = 'pillow') -> n
         return np.array(pil_image, dtype=img.dtype)[..., ::-1]
     if backend != 'cv2':
         raise ValueError(f"backend {backend!r} is not supported; use 'pillow' or 'cv2'")
-    hsv = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_BGR2HSV_FULL)
+    hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)  # 8-bit hue, 0..255
     h, s, v = cv2.split(hsv)
-    h = h.astype(np.uint8)  # as mmcv: the hue in degrees, truncated to 8 bits
-    h += shift
+    h += shift  # uint8 addition wraps around the hue circle
     return cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
 
 

@@ -1,6 +1,7 @@
 """The numpy-2-safe hue shift behaves as mmcv's did under numpy 1 (a wrap-around shift)."""
 import math
 
+import cv2
 import numpy as np
 import pytest
 from mmcv.image import adjust_hue as mmcv_adjust_hue
@@ -67,3 +68,15 @@ def test_configs_get_the_fixed_color_jitter_by_its_name():
     for img in IMAGES:
         out = jitter.transform(dict(img=img.copy()))['img']
         np.testing.assert_array_equal(out, numpy1_hue_shift(img, -0.2))
+
+
+def test_cv2_backend_equals_mmcv_where_numpy2_does_not_break_it():
+    for img in IMAGES:
+        for factor in (0.0, 0.1, 0.5):
+            np.testing.assert_array_equal(adjust_hue(img, factor, backend='cv2'),
+                                          mmcv_adjust_hue(img, factor, backend='cv2'))
+        # mmcv raises here under numpy 2; numpy 1 wrapped: (H + trunc(255 f)) mod 256
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV_FULL)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int64) + math.trunc(-0.1 * 255)) % 256)
+        np.testing.assert_array_equal(adjust_hue(img, -0.1, backend='cv2'),
+                                      cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL))
