@@ -14,8 +14,10 @@ from dspnet_mm.models.losses import (SparsityLoss, VICRegLoss, density_bound_los
 from dspnet_mm.models.utils.gated_flops import GatedFlops
 
 
-def vicreg_by_the_formula(z, zp, lam=25., mu=25., nu=1.):
-    """The paper's equation with explicit loops over dimensions (no shared code)."""
+def vicreg_by_the_formula(z, zp, lam=25., mu=25., nu=1., halve_variance=True):
+    """The paper's equation with explicit loops over dimensions (no shared code);
+    ``halve_variance=False`` is solo-learn's ``vicreg_loss_func`` (``variance_loss`` returns
+    ``mean(relu(1 - std_z1)) + mean(relu(1 - std_z2))``, no /2)."""
     n, d = z.shape
     inv = sum(((z[i] - zp[i]) ** 2).sum() for i in range(n)) / (n * d)
 
@@ -36,7 +38,7 @@ def vicreg_by_the_formula(z, zp, lam=25., mu=25., nu=1.):
                     total = total + ((xc[:, j] * xc[:, k]).sum() / (n - 1)) ** 2
         return total / d
 
-    return lam * inv + mu * (v(z) + v(zp)) / 2 + nu * (c(z) + c(zp))
+    return lam * inv + mu * (v(z) + v(zp)) / (2 if halve_variance else 1) + nu * (c(z) + c(zp))
 
 
 @pytest.mark.parametrize('scale', [0.1, 3.0])  # variance hinge active / inactive
@@ -54,6 +56,18 @@ def test_vicreg_matches_the_formula(scale):
     assert torch.allclose(g1, g2, rtol=1e-8)
     assert set(terms) == {'invariance', 'variance', 'covariance'}
     assert (terms['variance'] > 0) == (scale < 1)
+
+
+@pytest.mark.parametrize('average', [True, False])
+def test_variance_forms_match_their_formulas(average):
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(12, 5, generator=g, dtype=torch.float64) * 0.2  # hinge active
+    zp = torch.randn(12, 5, generator=g, dtype=torch.float64) * 0.5
+    loss = VICRegLoss(average_variance=average)(z, zp)
+    assert torch.allclose(loss, vicreg_by_the_formula(z, zp, halve_variance=average),
+                          rtol=1e-10)
+    other = vicreg_by_the_formula(z, zp, halve_variance=not average)
+    assert not torch.allclose(loss, other, rtol=1e-3)  # the two forms differ here
 
 
 def test_vicreg_coefficients_and_known_values():
@@ -78,7 +92,7 @@ DDP_SCRIPT = textwrap.dedent('''
         z, zp = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
         rows = slice(rank * 4, rank * 4 + 4)
         za = z[rows].clone().requires_grad_(True)
-        loss = VICRegLoss()(za, zp[rows])
+        loss = VICRegLoss(gather=sys.argv[3] == 'gather')(za, zp[rows])
         loss.backward()
         torch.save(dict(loss=loss.detach(), grad=za.grad), f'{out}/rank{rank}.pth')
         dist.destroy_process_group()
@@ -98,8 +112,8 @@ def test_ddp_gathers_variance_and_covariance_across_ranks(tmp_path):
     script.write_text(DDP_SCRIPT)
     port = 29500 + os.getpid() % 1000
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    subprocess.run([sys.executable, str(script), str(port), str(tmp_path)], check=True,
-                   env=env, timeout=300)
+    subprocess.run([sys.executable, str(script), str(port), str(tmp_path), 'gather'],
+                   check=True, env=env, timeout=300)
     g = torch.Generator().manual_seed(0)
     z, zp = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
     z.requires_grad_(True)
@@ -163,3 +177,20 @@ def test_sparsity_loss_module_from_masks():
     assert 'p' in loss.state_dict()
     with pytest.raises(ValueError, match='fraction of FLOPs kept'):
         SparsityLoss(t_d=1.5)
+
+
+def test_ddp_without_gather_is_each_gpus_own_batch(tmp_path):
+    """``gather=False`` (solo-learn, the reference): each rank's loss is the formula on its
+    own half-batch, nothing from the other rank."""
+    script = tmp_path / 'ddp_vicreg.py'
+    script.write_text(DDP_SCRIPT)
+    port = 29500 + (os.getpid() + 500) % 1000
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    subprocess.run([sys.executable, str(script), str(port), str(tmp_path), 'local'],
+                   check=True, env=env, timeout=300)
+    g = torch.Generator().manual_seed(0)
+    z, zp = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    for r in range(2):
+        rows = slice(r * 4, r * 4 + 4)
+        res = torch.load(tmp_path / f'rank{r}.pth')
+        assert torch.allclose(res['loss'], vicreg_by_the_formula(z[rows], zp[rows]), atol=1e-5)

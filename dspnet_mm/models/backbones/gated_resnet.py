@@ -10,7 +10,7 @@ from mmcv.cnn import build_norm_layer
 
 from dspnet_mm.registry import MODELS
 from ..utils.gate import ChannelGate
-from ..utils.gated_flops import GatedFlops, count_gated_flops
+from ..utils.gated_flops import FLOPS_CONVENTIONS, GatedFlops, count_gated_flops
 from ..utils.resnet_skeleton import BasicBlock, Bottleneck, ResNetSkeleton, arch_of
 from ..utils.slimmable_ops import SwitchableBatchNorm2d
 from ..utils.subnet import SubnetSpec, resnet_channels
@@ -29,9 +29,9 @@ class GatedBlockMixin:
     gated branch computes only the active filters of conv1 and the matching input channels of
     conv2, per group of images that share a mask, which is what saves time."""
 
-    def _init_gate(self, gate_reduction: int, gate_tau: float):
+    def _init_gate(self, gate_reduction: int, gate_tau: float, gate_norm_cfg: dict):
         self.gate = ChannelGate(self.conv1.in_channels, self.conv1.out_channels,
-                                gate_reduction, gate_tau)
+                                gate_reduction, gate_tau, gate_norm_cfg)
         self.gated = False
         self.sparse_inference = True
         self.last_mask: Optional[torch.Tensor] = None
@@ -99,9 +99,10 @@ class GatedBlockMixin:
 class GatedBasicBlock(GatedBlockMixin, BasicBlock):
     """BasicBlock whose conv1 outputs (= conv2 inputs) are gated."""
 
-    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3, **kwargs):
+    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3,
+                 gate_norm_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_gate(gate_reduction, gate_tau)
+        self._init_gate(gate_reduction, gate_tau, gate_norm_cfg)
 
     def after_conv2(self, out, identity):
         return self.relu(self.bn2(out) + identity)
@@ -111,9 +112,10 @@ class GatedBottleneck(GatedBlockMixin, Bottleneck):
     """Bottleneck whose conv1 outputs (= the 3x3 conv2's inputs) are gated; conv2's outputs
     and conv3 stay dense."""
 
-    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3, **kwargs):
+    def __init__(self, *args, gate_reduction: int = 4, gate_tau: float = 2 / 3,
+                 gate_norm_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_gate(gate_reduction, gate_tau)
+        self._init_gate(gate_reduction, gate_tau, gate_norm_cfg)
 
     def after_conv2(self, out, identity):
         out = self.relu(self.bn2(out))
@@ -129,9 +131,11 @@ class GatedResNet(ResNetSkeleton):
 
     ``forward(x, gated=False)`` is the dense network; ``forward(x, gated=True)`` the gated one,
     whose masks (one (N, C_mid) tensor per block) ``forward_gated`` also returns. Convs, gates
-    and the stem are shared by both branches; with ``dual_bn`` every BN inside a block has a
-    second set of parameters and statistics for the gated branch
-    (``layer1.0.bn1.subnet_bns.gated.*``). The dense branch keeps the standard key names, so
+    and the stem are shared by both branches; with ``dual_bn`` the BNs of a block's residual
+    branch (and, with ``dual_bn_shortcut``, of its shortcut) have a second set of parameters
+    and statistics for the gated branch (``layer1.0.bn1.subnet_bns.gated.*``). The reference
+    code (``--separate_bn``) duplicates only ``bn1``/``bn2``: ``dual_bn_shortcut=False``.
+    The dense branch keeps the standard key names, so
     a stock mmcls/mmdet/mmseg ``ResNet`` loads the dense network (``strict=False`` leaves only
     the ``gate`` and ``subnet_bns.gated`` keys over).
 
@@ -139,8 +143,17 @@ class GatedResNet(ResNetSkeleton):
         depth: 18, 34 (BasicBlock) or 50, 101 (Bottleneck).
         dual_bn: separate BNs for the gated branch (the BMVC method); False for a single
             gated stream (VICReg-Gating).
+        dual_bn_shortcut: with ``dual_bn``, also give the downsample shortcut's BN a gated
+            copy (True); False shares it between the branches, as the reference does.
         gate_reduction: the gate's hidden width is C_in // gate_reduction.
         gate_tau: temperature of the gate's binary-concrete relaxation.
+        gate_norm_cfg: the gates' BN (single, shared by both branches); None = plain BN. The
+            reference's SyncBN conversion covers it: ``dict(type='SyncBN')``.
+        stem_padding: padding of the stem conv; None = standard (1 for ``small_input``).
+            The reference's CIFAR stem is 3x3, stride 1, padding 2 (maps 34/17/9/5).
+        flops_convention: what ``flops(shape)`` (and so the sparsity loss) counts by default:
+            ``'mmengine'`` (convs, BN, pooling) or ``'reference'`` (conv multiply-accumulates
+            and the gates' 1x1 convs, as the paper's FLOPs); see ``utils/gated_flops.py``.
         sparse_inference: in eval, compute only the active channels of the gated branch
             (same output as the masked dense computation, less time).
         gated: the branch ``forward(x)`` runs when the caller does not say (downstream
@@ -156,20 +169,34 @@ class GatedResNet(ResNetSkeleton):
                  frozen_stages: int = -1, norm_cfg=dict(type='BN', requires_grad=True),
                  norm_eval: bool = False, zero_init_residual: bool = False,
                  dual_bn: bool = True, gate_reduction: int = 4, gate_tau: float = 2 / 3,
-                 sparse_inference: bool = True, gated: bool = False, init_cfg=None):
+                 sparse_inference: bool = True, gated: bool = False, init_cfg=None,
+                 dual_bn_shortcut: bool = True, gate_norm_cfg: Optional[dict] = None,
+                 stem_padding: Optional[int] = None, flops_convention: str = 'mmengine'):
         block, max_depths = arch_of(depth)
+        if flops_convention not in FLOPS_CONVENTIONS:
+            raise ValueError(f'flops_convention {flops_convention!r}: choose one of '
+                             f'{FLOPS_CONVENTIONS}')
+        self.flops_convention = flops_convention
         if norm_cfg.get('type', 'BN') not in ('BN', 'SyncBN'):
             raise ValueError(f"norm_cfg type {norm_cfg.get('type')!r}: GatedResNet supports "
                              "'BN' and 'SyncBN'")
         self.norm_cfg = dict(norm_cfg)
         self.dual_bn = dual_bn
         self.gated = bool(gated)
-        self.gate_cfg = dict(gate_reduction=gate_reduction, gate_tau=gate_tau)
+        self.gate_cfg = dict(gate_reduction=gate_reduction, gate_tau=gate_tau,
+                             gate_norm_cfg=gate_norm_cfg)
         channels = resnet_channels(SubnetSpec((1.0, ) * 4, max_depths), stem_channels,
                                    base_channels, block.expansion)
         super().__init__(depth, channels, max_depths, in_channels, strides, dilations,
                          out_indices, style, small_input, frozen_stages, norm_eval,
-                         zero_init_residual, init_cfg)
+                         zero_init_residual, init_cfg, stem_padding=stem_padding)
+        self.dual_bn_shortcut = dual_bn_shortcut
+        if dual_bn and not dual_bn_shortcut:  # one BN per shortcut, shared by both branches
+            for name in self.res_layers:
+                for blk in getattr(self, name):
+                    if blk.downsample is not None:
+                        blk.downsample[1] = self.make_norm(blk.downsample[1].num_features,
+                                                           'out', stage=-1, block=0)
         # plain lists (not registered twice): switched on every forward
         self._blocks = [blk for name in self.res_layers for blk in getattr(self, name)]
         self._dual_bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
@@ -223,11 +250,13 @@ class GatedResNet(ResNetSkeleton):
         return outs, [blk.last_mask for blk in self.gated_blocks]
 
     # ---------------------------------------------------------------- FLOPs
-    def flops(self, input_shape: Sequence[int]) -> GatedFlops:
-        """FLOPs accounting of this network on one image of ``input_shape`` (C, H, W)."""
-        key = tuple(int(s) for s in input_shape)
+    def flops(self, input_shape: Sequence[int], convention: Optional[str] = None) -> GatedFlops:
+        """FLOPs accounting of this network on one image of ``input_shape`` (C, H, W), in
+        ``convention`` (default: the backbone's ``flops_convention``)."""
+        convention = convention or self.flops_convention
+        key = (convention, ) + tuple(int(s) for s in input_shape)
         if key not in self._flops_cache:
-            self._flops_cache[key] = count_gated_flops(self, key)
+            self._flops_cache[key] = count_gated_flops(self, key[1:], convention)
         return self._flops_cache[key]
 
 

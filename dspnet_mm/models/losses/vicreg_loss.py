@@ -31,24 +31,31 @@ class VICRegLoss(nn.Module):
         lambda_inv, mu, nu: the paper's coefficients (25, 25, 1).
         eps: added to the variance before the square root.
         gather: under DDP, compute the variance and covariance terms on the embeddings of
-            all ranks (the invariance term stays local, DDP averages it).
+            all ranks (the invariance term stays local, DDP averages it), as the official
+            VICReg code does. False computes them on each GPU's own batch, as solo-learn
+            (and so the dynamic-gating reference code) does.
+        average_variance: ``(v(z_a) + v(z_b)) / 2`` as the official VICReg code (True), or
+            ``v(z_a) + v(z_b)`` as solo-learn's ``variance_loss`` (False; twice the weight
+            of the variance term at the same ``mu``).
 
     Forward: z_a, z_b (N, D) -> scalar loss, or (loss, dict of the three unweighted terms)
     with ``return_terms=True``.
     """
 
     def __init__(self, lambda_inv: float = 25., mu: float = 25., nu: float = 1.,
-                 eps: float = 1e-4, gather: bool = True):
+                 eps: float = 1e-4, gather: bool = True, average_variance: bool = True):
         super().__init__()
         self.lambda_inv, self.mu, self.nu, self.eps = lambda_inv, mu, nu, eps
-        self.gather = gather
+        self.gather, self.average_variance = gather, average_variance
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, return_terms: bool = False
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, Dict[str, torch.Tensor]]]:
         invariance = F.mse_loss(z_a, z_b)
         if self.gather:
             z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        variance = (variance_term(z_a, self.eps) + variance_term(z_b, self.eps)) / 2
+        variance = variance_term(z_a, self.eps) + variance_term(z_b, self.eps)
+        if self.average_variance:
+            variance = variance / 2
         covariance = covariance_term(z_a) + covariance_term(z_b)
         loss = self.lambda_inv * invariance + self.mu * variance + self.nu * covariance
         if return_terms:

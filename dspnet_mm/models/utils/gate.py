@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import build_norm_layer
 
 
 def straight_through_binary_concrete(logits: torch.Tensor, tau: float = 2 / 3,
@@ -49,20 +50,22 @@ class ChannelGate(nn.Module):
         out_channels: channels it gates (C_mid of the block).
         reduction: hidden width is ``max(1, in_channels // reduction)``.
         tau: temperature of the binary-concrete relaxation used in training.
+        norm_cfg: the gate's BN (``dict(type='SyncBN')`` as the reference's
+            ``--sync_batchnorm`` converts it; plain BN by default).
 
     Forward: ``x`` (N, C_in, H, W) -> mask (N, C_mid) of 0./1. In training the mask is a
     noisy straight-through sample; in eval it is ``logits >= 0`` (deterministic).
     """
 
     def __init__(self, in_channels: int, out_channels: int, reduction: int = 4,
-                 tau: float = 2 / 3):
+                 tau: float = 2 / 3, norm_cfg: Optional[dict] = None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels = max(1, in_channels // reduction)
         self.tau = tau
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(in_channels, self.hidden_channels, 1, bias=False)
-        self.bn = nn.BatchNorm2d(self.hidden_channels)
+        self.bn = build_norm_layer(norm_cfg or dict(type='BN'), self.hidden_channels)[1]
         self.relu = nn.ReLU(inplace=True)
         self.expand = nn.Conv2d(self.hidden_channels, out_channels, 1, bias=False)
 
@@ -81,3 +84,8 @@ class ChannelGate(nn.Module):
         mmengine does: pool = input elements, BN in eval = 2 per element)."""
         c, h = self.in_channels, self.hidden_channels
         return c * height * width + c * h + 2 * h + h * self.out_channels
+
+    def reference_flops(self) -> int:
+        """Multiply-accumulates of the gate as the reference code counts them
+        (``Mask_c.get_flops``: the two 1x1 convs only, ``C_in * C_in/4 + C_in/4 * C_mid``)."""
+        return self.in_channels * self.hidden_channels + self.hidden_channels * self.out_channels

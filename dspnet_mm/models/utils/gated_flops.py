@@ -1,12 +1,21 @@
-"""FLOPs of a channel-gated ResNet, per image, from its gate masks.
+"""FLOPs of a channel-gated ResNet, per image, from its gate masks, in one of two conventions.
 
-Counted with mmengine's conventions (``dspnet_mm.models.utils.flops.complexity``): a conv is
-C_out * C_in/groups * k_h * k_w * H_out * W_out multiply-accumulates, an eval-mode BN with
-affine parameters 2 per element, an adaptive average pool 1 per input element; ReLU, max-pool
-and additions are free. One table per input size says what each active channel of each gated
-block costs, so ``F_real`` of any mask set is a linear (and differentiable) function."""
+- ``'reference'``: as the dynamic-gating reference code counts (KrishnaTarun/Unification,
+  ``solo/methods/ResCg/resnet_gating.py``: ``BasicBlock.flops_*``, ``get_flops``,
+  ``ResDG.flops_conv1``; ``mask.py`` ``Mask_c.get_flops``): conv multiply-accumulates only
+  (C_out * C_in/groups * k_h * k_w * H_out * W_out), BN/ReLU/pooling/additions free; a gate
+  costs its two 1x1 convs, ``C_in * C_in/4 + C_in/4 * C_mid``, added to the gated count only.
+  This is what the paper's FLOPs and "FLOPs R." are (CIFAR ResNet-18: 703,560,448 dense).
+- ``'mmengine'``: mmengine's conventions (``dspnet_mm.models.utils.flops.complexity``) -- the
+  conv count above plus 2 per element for an eval-mode affine BN and 1 per input element for
+  an adaptive average pool (the gates' pooling and BN included), a fuller count of the work.
+
+One table per input size says what each active channel of each gated block costs, so
+``F_real`` of any mask set is a linear (and differentiable) function."""
 from dataclasses import dataclass
 from typing import Sequence, Tuple
+
+FLOPS_CONVENTIONS = ('reference', 'mmengine')
 
 import torch
 import torch.nn as nn
@@ -25,6 +34,7 @@ class GatedFlops:
         channel_flops: per gated block, the FLOPs of one active middle channel (its conv1
             filter, its BN, its slice of conv2's input).
         channels: per gated block, the number of gated channels C_mid.
+        convention: ``'reference'`` or ``'mmengine'`` (what was counted, see above).
     """
     input_shape: Tuple[int, int, int]
     dense: int
@@ -32,6 +42,7 @@ class GatedFlops:
     gates: int
     channel_flops: Tuple[int, ...]
     channels: Tuple[int, ...]
+    convention: str = 'mmengine'
 
     @property
     def all_off(self) -> int:
@@ -56,14 +67,26 @@ class GatedFlops:
         return total
 
     def kept(self, masks: Sequence[torch.Tensor]) -> torch.Tensor:
-        """F_real / F_full of each image, (N,) in the masks' dtype."""
+        """F_real / F_full of each image, (N,) in the masks' dtype. Its batch mean is the
+        reference's ``flops_real / flops_ori`` (``spar_loss``); 1 - that mean is "FLOPs R."."""
         return (self.per_image(masks) / self.dense).to(masks[0].dtype)
 
 
 @torch.no_grad()
-def count_gated_flops(backbone: nn.Module, input_shape: Sequence[int]) -> GatedFlops:
+def count_gated_flops(backbone: nn.Module, input_shape: Sequence[int],
+                      convention: str = 'mmengine') -> GatedFlops:
     """Build the :class:`GatedFlops` table of a ``GatedResNet`` by running its dense branch
-    once on a zero image and recording the output size of every conv and BN."""
+    once on a zero image and recording the output size of every conv (and BN).
+
+    Args:
+        backbone: a ``GatedResNet``.
+        input_shape: (C, H, W) of one image.
+        convention: ``'reference'`` (conv MACs + the gates' 1x1 convs) or ``'mmengine'``
+            (also BN and pooling), see the module docstring.
+    """
+    if convention not in FLOPS_CONVENTIONS:
+        raise ValueError(f'FLOPs convention {convention!r}: choose one of {FLOPS_CONVENTIONS}')
+    count_bn = convention == 'mmengine'
     flops, block_input = {}, {}
 
     def conv_hook(m, inputs, out):
@@ -84,7 +107,7 @@ def count_gated_flops(backbone: nn.Module, input_shape: Sequence[int]) -> GatedF
             continue
         if isinstance(m, nn.Conv2d):
             handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, _BatchNorm):
+        elif isinstance(m, _BatchNorm) and count_bn:
             handles.append(m.register_forward_hook(bn_hook))
     was_training = backbone.training
     backbone.eval()
@@ -99,14 +122,15 @@ def count_gated_flops(backbone: nn.Module, input_shape: Sequence[int]) -> GatedF
     channel_flops, channels, gate_flops = [], [], 0
     for blk in blocks:
         c = blk.conv1.out_channels
-        gated_part = flops[blk.conv1] + flops[blk.bn1] + flops[blk.conv2]
+        gated_part = flops[blk.conv1] + flops.get(blk.bn1, 0) + flops[blk.conv2]
         assert gated_part % c == 0, 'every gated FLOP scales with the active channels'
         channel_flops.append(gated_part // c)
         channels.append(c)
-        gate_flops += blk.gate.flops(*block_input[blk])
+        gate_flops += (blk.gate.flops(*block_input[blk]) if count_bn
+                       else blk.gate.reference_flops())
     ungated = dense - sum(f * c for f, c in zip(channel_flops, channels))
     return GatedFlops(tuple(int(s) for s in input_shape), dense, ungated, gate_flops,
-                      tuple(channel_flops), tuple(channels))
+                      tuple(channel_flops), tuple(channels), convention)
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -108,12 +108,15 @@ class ResNetSkeleton(BaseModule):
         frozen_stages: stages (and the stem for >= 0) frozen in training; -1 freezes nothing.
         norm_eval: keep BN layers in eval mode while training.
         zero_init_residual: zero the last BN of each block at init.
+        stem_padding: padding of the stem conv; None keeps the standard one (1 for the 3x3
+            ``small_input`` stem, 3 for the 7x7 stem). solo-learn's CIFAR ResNet pads its 3x3
+            stem by 2 (32x32 -> 34x34 maps).
     """
 
     def __init__(self, depth: int, channels: ResNetChannels, stage_blocks: Sequence[int],
                  in_channels: int = 3, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
                  out_indices=(3, ), style='pytorch', small_input=False, frozen_stages=-1,
-                 norm_eval=False, zero_init_residual=False, init_cfg=None):
+                 norm_eval=False, zero_init_residual=False, init_cfg=None, stem_padding=None):
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer=['Conv2d']),
                         dict(type='Constant', val=1, layer=['_BatchNorm'])]
@@ -137,10 +140,14 @@ class ResNetSkeleton(BaseModule):
         # output channels of each stage (what an FPN or a decode head reads)
         self.stage_channels = tuple(out for _, out in channels.stages)
 
+        if stem_padding is not None and (not isinstance(stem_padding, int) or stem_padding < 0):
+            raise ValueError(f'stem_padding {stem_padding!r} must be None or an int >= 0')
         if small_input:
-            self.conv1 = self.make_conv(in_channels, channels.stem, 3, 1, 1, 1)
+            pad = 1 if stem_padding is None else stem_padding
+            self.conv1 = self.make_conv(in_channels, channels.stem, 3, 1, pad, 1)
         else:
-            self.conv1 = self.make_conv(in_channels, channels.stem, 7, 2, 3, 1)
+            pad = 3 if stem_padding is None else stem_padding
+            self.conv1 = self.make_conv(in_channels, channels.stem, 7, 2, pad, 1)
         self.bn1 = self.make_norm(channels.stem, 'stem', stage=-1, block=0)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if small_input else nn.MaxPool2d(3, 2, 1)
