@@ -11,6 +11,6 @@ t_d = 0.3  # FLOPs budget: fraction of the dense network's FLOPs kept by the gat
 model = dict(
     type='VICRegDualGating',
     symmetric=False,
-    backbone=dict(dual_bn=True),
+    backbone=dict(dual_bn=True, dual_bn_shortcut=False),  # the reference's --separate_bn
     sparsity_loss=dict(t_d=t_d),
 )

@@ -10,4 +10,4 @@ _base_ = [
 
 t_d = 0.5  # FLOPs budget: fraction of the dense network's FLOPs kept by the gated pass
 model = dict(data_preprocessor={{_base_.data_preprocessor}},
-             backbone=dict(small_input=True), sparsity_loss=dict(t_d=t_d))
+             backbone=dict(small_input=True, stem_padding=2), sparsity_loss=dict(t_d=t_d))

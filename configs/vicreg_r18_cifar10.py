@@ -6,6 +6,8 @@ _base_ = [
     '_base_/datasets/vicreg_cifar10.py',
     '_base_/schedules/vicreg_lars_500e.py',
 ]
-# mmcls.ResNet_CIFAR: 3x3 stride-1 stem, no max-pool
+custom_imports = dict(imports=['dspnet_mm', 'dspnet_mm.models.backbones.resnet_cifar'],
+                      allow_failed_imports=False)
+# solo-learn's CIFAR ResNet-18 (3x3 stride-1 stem padded by 2, no max-pool), as the gated configs
 model = dict(data_preprocessor={{_base_.data_preprocessor}},
-             backbone=dict(type='mmcls.ResNet_CIFAR'))
+             backbone=dict(type='ResNetCIFAR', stem_padding=2))

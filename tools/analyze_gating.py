@@ -6,7 +6,10 @@
 
 Over a split of the config's dataset (gated branch, eval mode, deterministic gates) it reports
 the mean fraction of the dense network's FLOPs kept and the reduction (the paper's "FLOPs R."
-column, 1 - kept), and the mean channel density of every gated block (the paper's Figure 1,
+column, 1 - kept) counted as the reference code counts them (conv multiply-accumulates, the
+gates' 1x1 convs on the gated side: ``flops_kept``, ``flops_reduction``), the same with
+mmengine's fuller count beside it (BN and pooling too: ``mmengine_count``), and the mean
+channel density of every gated block (the paper's Figure 1,
 ``channel_density.png``). Options: ``--knn`` weighted k-NN top-1 of the dense and of the gated
 features (train split as the memory bank), ``--embedding-plot`` a 2-D map of dense vs gated
 embeddings of the same images (the paper's Figure 2; ``umap`` needs ``pip install umap-learn``),
@@ -29,6 +32,7 @@ import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.apis import load_checkpoint_safely
 from dspnet_mm.apis.evaluation import ImageSet, knn_top1
 from dspnet_mm.models import GatedResNet
+from dspnet_mm.models.utils.gated_flops import FLOPS_CONVENTIONS
 from dspnet_mm.registry import MODELS
 
 
@@ -78,26 +82,38 @@ def load_gated_backbone(checkpoint: str, cfg: Config) -> GatedResNet:
     return backbone.eval()
 
 
+def flops_summary(table, per_image: torch.Tensor) -> Dict:
+    """MFLOPs of the dense network and the gates, mean gated MFLOPs, kept and "FLOPs R." (the
+    reference's ``flops_per`` / ``1 - flops_per``: mean F_real over the images / F_full)."""
+    kept = per_image / table.dense
+    return dict(dense_mflops=table.dense / 1e6, gate_mflops=table.gates / 1e6,
+                gated_mflops=per_image.mean().item() / 1e6, flops_kept=kept.mean().item(),
+                flops_kept_std=kept.std().item(), flops_reduction=1 - kept.mean().item())
+
+
 @torch.no_grad()
 def gated_statistics(backbone: GatedResNet, images: ImageSet, batch_size: int) -> Dict:
-    """Per-image FLOPs kept and per-block mean channel density of the gated branch."""
-    kept, density_sum, count, table = [], None, 0, None
+    """FLOPs of the gated branch per image in both counts (the reference's at the top level,
+    mmengine's under ``mmengine_count``) and the per-block mean channel density."""
+    per_image = {c: [] for c in FLOPS_CONVENTIONS}
+    density_sum, count, shape = None, 0, None
     for x, _ in images.batches(batch_size):
-        table = table or backbone.flops(x.shape[1:])
+        shape = tuple(x.shape[1:])
         _, masks = backbone.forward_gated(x)
-        kept.append(table.kept(masks).double())
+        for c in FLOPS_CONVENTIONS:
+            per_image[c].append(backbone.flops(shape, c).per_image(masks))
         sums = torch.stack([m.double().mean(1).sum() for m in masks])
         density_sum = sums if density_sum is None else density_sum + sums
         count += x.size(0)
-    kept = torch.cat(kept)
     names = [f'layer{i + 1}.{j}' for i, name in enumerate(backbone.res_layers)
              for j in range(len(getattr(backbone, name)))]
-    return dict(images=count, input_shape=list(table.input_shape),
-                dense_mflops=table.dense / 1e6, gate_mflops=table.gates / 1e6,
-                gated_mflops=kept.mean().item() * table.dense / 1e6,
-                flops_kept=kept.mean().item(), flops_kept_std=kept.std().item(),
-                flops_reduction=1 - kept.mean().item(),
-                density={n: d.item() / count for n, d in zip(names, density_sum)})
+    out = dict(images=count, input_shape=list(shape), flops_convention='reference')
+    out.update(flops_summary(backbone.flops(shape, 'reference'),
+                             torch.cat(per_image['reference'])))
+    out['mmengine_count'] = flops_summary(backbone.flops(shape, 'mmengine'),
+                                          torch.cat(per_image['mmengine']))
+    out['density'] = {n: d.item() / count for n, d in zip(names, density_sum)}
+    return out
 
 
 @torch.no_grad()
@@ -232,9 +248,13 @@ def report(r: Dict) -> str:
              f"t_d = {r['t_d']}",
              f"dense network: {r['dense_mflops']:.2f} MFLOPs; gated branch: "
              f"{r['gated_mflops']:.2f} MFLOPs per image on average (gates "
-             f"{r['gate_mflops']:.3f})",
+             f"{r['gate_mflops']:.3f}); conv multiply-accumulates, counted as the reference",
              f"FLOPs kept: {100 * r['flops_kept']:.1f}% (std {100 * r['flops_kept_std']:.1f}), "
-             f"FLOPs reduction: {100 * r['flops_reduction']:.1f}%",
+             f"FLOPs R.: {100 * r['flops_reduction']:.1f}%",
+             f"mmengine count (BN and pooling too): dense "
+             f"{r['mmengine_count']['dense_mflops']:.2f} MFLOPs, FLOPs kept "
+             f"{100 * r['mmengine_count']['flops_kept']:.1f}%, reduction "
+             f"{100 * r['mmengine_count']['flops_reduction']:.1f}%",
              'channel density per block: ' + ', '.join(
                  f'{k} {v:.2f}' for k, v in r['density'].items())]
     if 'knn' in r:

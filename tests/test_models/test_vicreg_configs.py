@@ -30,15 +30,28 @@ def test_all_methods_and_datasets_present():
 def test_config_builds_and_trains_one_step(name):
     cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
     paper_scale = 'fmnist' not in name
-    if paper_scale:  # the paper's recipe
+    if paper_scale:  # the reference's recipe (bash_files/pretrain/*/vicreg_gating.sh)
         assert cfg.train_cfg.max_epochs == 500
         assert cfg.train_dataloader.batch_size == 256
-        assert cfg.optim_wrapper.optimizer.type == 'LARS'
+        assert cfg.optim_wrapper.optimizer == dict(
+            type='SoloLARS', lr=0.6, momentum=0.9, weight_decay=1e-4, eta=0.02, clip=True,
+            exclude_1d=True)
+        (sched, ) = cfg.param_scheduler
+        assert (sched.type, sched.warmup, sched.total, sched.warmup_start_lr, sched.eta_min,
+                sched.by_epoch) == ('LinearWarmupCosineLR', 10, 500, 0.003, 0., True)
         assert cfg.model.neck.hid_channels == cfg.model.neck.out_channels == 2048
+        loss = cfg.model.head.loss
+        assert loss.gather is False and loss.average_variance is False
+        if 'cifar' in name:
+            assert cfg.model.backbone.stem_padding == 2
     if 'gating' in name:
         assert cfg.model.sparsity_loss.t_d == (0.5 if paper_scale else 0.3)
         assert cfg.custom_hooks[0].type == 'GateAnnealingHook'
         assert cfg.model.backbone.dual_bn == ('dual' in name)
+        if paper_scale:
+            assert cfg.model.backbone.flops_convention == 'reference'
+            assert cfg.model.backbone.gate_norm_cfg == dict(type='SyncBN')
+            assert cfg.model.backbone.get('dual_bn_shortcut', True) is ('dual' not in name)
     with DefaultScope.overwrite_default_scope('mmselfsup'):
         # the training pipeline's transforms all exist (the dataset itself needs the data)
         for t in cfg.train_dataloader.dataset.pipeline:
@@ -61,10 +74,12 @@ def test_config_builds_and_trains_one_step(name):
     if isinstance(model.backbone, GatedResNet):
         assert {'loss_flops', 'loss_bound', 'flops_kept'} <= set(log_vars)
         assert any('.gate.' in n for n in moved)
-    if paper_scale:  # LARS skips adaptation and decay for every BN (gates' included) and bias
-        groups = optim.optimizer.param_groups
+    if paper_scale:  # LARS adapts and decays conv/linear weights only; the gates are not decayed
+        opt = optim.optimizer
         names = {id(p): n for n, p in model.named_parameters()}
-        excluded = {names[id(p)] for g in groups if g.get('lars_exclude') for p in g['params']}
-        assert any('.gate.bn.' in n for n in excluded) or 'gating' not in name
-        assert all(('bn' in n or 'bias' in n or 'downsample.1' in n) for n in excluded)
-        assert all(n in excluded for n in names.values() if n.endswith('.bias'))
+        for group in opt.param_groups:
+            for p in group['params']:
+                n = names[id(p)]
+                assert opt.is_adapted(group, p) == (p.ndim > 1), n
+                assert group['weight_decay'] == (0. if '.gate.' in n else 1e-4), n
+        assert any('.gate.' in n for n in names.values()) == ('gating' in name)

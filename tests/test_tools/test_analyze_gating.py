@@ -37,6 +37,23 @@ def quarter_gated_backbone():
     return net.eval()
 
 
+def reference_flops_quarter():
+    """(F_full, F_real) of the narrow config network (1 x 28 x 28 input, widths 8/16/32/64,
+    stride 2 in every stage) with a quarter of every block's channels on, counted by hand as
+    the reference code counts (conv MACs; a gate costs C_in * C_in/4 + C_in/4 * planes)."""
+    dense = real = 9 * 28 * 28 * 8 * 1  # stem: 3x3, stride 1, 28x28 maps
+    inplanes = 8
+    for planes, h in ((8, 14), (16, 7), (32, 4), (64, 2)):
+        for first in (True, False):
+            ds = h * h * planes * inplanes if first else 0
+            dense += 9 * h * h * planes * inplanes + 9 * h * h * planes * planes + ds
+            c = planes // 4
+            real += (9 * h * h * c * inplanes + 9 * h * h * c * planes + ds
+                     + inplanes * (inplanes // 4) + (inplanes // 4) * planes)
+            inplanes = planes
+    return dense, real
+
+
 @pytest.fixture
 def checkpoint(tmp_path):
     net = quarter_gated_backbone()
@@ -57,14 +74,20 @@ def test_reports_flops_density_knn_embeddings_and_latency(checkpoint, tmp_path, 
     assert rc == 0
     with open(out_dir / 'results.json') as f:
         r = json.load(f)
-    table = net.flops((1, 28, 28))
-    expected = (table.all_off + sum(c // 4 * f for c, f in zip(table.channels,
-                                                                table.channel_flops)))
-    assert r['images'] == 64 and r['t_d'] == 0.3
-    assert r['flops_kept'] == pytest.approx(expected / table.dense)
-    assert r['flops_reduction'] == pytest.approx(1 - expected / table.dense)
+    dense, expected = reference_flops_quarter()
+    assert r['images'] == 64 and r['t_d'] == 0.3 and r['flops_convention'] == 'reference'
+    assert r['flops_kept'] == pytest.approx(expected / dense)
+    assert r['flops_reduction'] == pytest.approx(1 - expected / dense)
     assert r['flops_kept_std'] == pytest.approx(0., abs=1e-9)
-    assert r['dense_mflops'] == pytest.approx(table.dense / 1e6)
+    assert r['dense_mflops'] == pytest.approx(dense / 1e6)
+    assert r['gated_mflops'] == pytest.approx(expected / 1e6)
+    # our fuller count beside it: BN and pooling make both counts larger
+    table = net.flops((1, 28, 28), 'mmengine')
+    full = (table.all_off + sum(c // 4 * f for c, f in zip(table.channels,
+                                                            table.channel_flops)))
+    assert r['mmengine_count']['flops_kept'] == pytest.approx(full / table.dense)
+    assert r['mmengine_count']['dense_mflops'] == pytest.approx(table.dense / 1e6)
+    assert table.dense > dense
     assert list(r['density']) == ['layer1.0', 'layer1.1', 'layer2.0', 'layer2.1', 'layer3.0',
                                   'layer3.1', 'layer4.0', 'layer4.1']
     assert all(v == pytest.approx(0.25) for v in r['density'].values())
@@ -75,7 +98,7 @@ def test_reports_flops_density_knn_embeddings_and_latency(checkpoint, tmp_path, 
     for name in ('channel_density.png', 'embeddings_pca.png'):
         assert (out_dir / name).stat().st_size > 1000
     printed = capsys.readouterr().out
-    assert 'FLOPs reduction' in printed and 'k-NN top-1' in printed
+    assert 'FLOPs R.' in printed and 'mmengine count' in printed and 'k-NN top-1' in printed
 
 
 def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
@@ -92,8 +115,11 @@ def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
     x, _ = images.tensors()
     with torch.no_grad():
         _, masks = net.forward_gated(x)
-    kept = net.flops((1, 28, 28)).kept(masks)
+    kept = net.flops((1, 28, 28), 'reference').kept(masks)
     assert stats['flops_kept'] == pytest.approx(kept.double().mean().item(), rel=1e-5)
+    kept = net.flops((1, 28, 28), 'mmengine').kept(masks)
+    assert stats['mmengine_count']['flops_kept'] == pytest.approx(kept.double().mean().item(),
+                                                                  rel=1e-5)
     assert 0 < stats['flops_kept_std']
     assert list(stats['density'].values()) == pytest.approx([m.mean().item() for m in masks],
                                                             rel=1e-5)

@@ -13,6 +13,9 @@ model = dict(
     neck=dict(type='NonLinearNeck', in_channels=256, hid_channels=512, out_channels=512,
               num_layers=3, with_bias=True, with_last_bn=False, with_avg_pool=True,
               norm_cfg=dict(type='BN1d')),
+    # solo-learn's loss, as the reference: variance v(a) + v(b), no /2 (one process: nothing to
+    # gather)
     head=dict(type='VICRegHead',
-              loss=dict(type='VICRegLoss', lambda_inv=25., mu=25., nu=1.)),
+              loss=dict(type='VICRegLoss', lambda_inv=25., mu=25., nu=1., gather=False,
+                        average_variance=False)),
 )

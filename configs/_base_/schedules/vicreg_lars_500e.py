@@ -1,18 +1,18 @@
-# LARS, batch 256 per GPU x 2 GPUs (lr 0.3 per 256 images), 500 epochs: 10 warm-up epochs,
-# then cosine. BN, bias and the gates' BN are excluded from weight decay and LARS adaptation.
+# The reference's optimisation (KrishnaTarun/Unification bash_files/pretrain/*/vicreg_gating.sh
+# read through solo/methods/base_gating.py configure_optimizers/learnable_params and
+# solo/args/utils.py): SGD momentum 0.9 under solo-learn's LARSWrapper (--lars --grad_clip_lars
+# --eta_lars 0.02 --exclude_bias_n_norm: 1-D tensors neither adapted nor decayed), lr 0.3 per
+# 256 images x 256 x 2 GPUs = 0.6, weight decay 1e-4 except the gates (0, 'mask' params),
+# pl_bolts' warm-up cosine stepped once per epoch: 0.003 -> 0.6 over epochs 0-9, cosine from
+# 0.6 at epoch 10 to 0 at 500. The reference trains in fp16: add --amp to tools/train.py.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='LARS', lr=0.6, momentum=0.9, weight_decay=1e-4),
-    paramwise_cfg=dict(custom_keys={
-        'bn': dict(decay_mult=0, lars_exclude=True),
-        'bias': dict(decay_mult=0, lars_exclude=True),
-        'downsample.1': dict(decay_mult=0, lars_exclude=True),
-    }))
+    optimizer=dict(type='SoloLARS', lr=0.6, momentum=0.9, weight_decay=1e-4, eta=0.02,
+                   clip=True, exclude_1d=True),
+    paramwise_cfg=dict(custom_keys={'.gate.': dict(decay_mult=0.)}))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=490, eta_min=6e-4, by_epoch=True, begin=10, end=500,
-         convert_to_iter_based=True),
+    dict(type='LinearWarmupCosineLR', warmup=10, total=500, warmup_start_lr=0.003,
+         eta_min=0., by_epoch=True, begin=0, end=500),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
 auto_scale_lr = dict(base_batch_size=512)
