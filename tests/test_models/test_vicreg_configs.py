@@ -83,3 +83,39 @@ def test_config_builds_and_trains_one_step(name):
                 assert opt.is_adapted(group, p) == (p.ndim > 1), n
                 assert group['weight_decay'] == (0. if '.gate.' in n else 1e-4), n
         assert any('.gate.' in n for n in names.values()) == ('gating' in name)
+
+
+# The reference's views, written out per dataset (bash_files/pretrain/<data>/vicreg_gating.sh
+# through solo/utils/pretrain_dataloader.py): (crop size, blur p of view 1, of view 2)
+REFERENCE_VIEWS = {'cifar10': (32, 0., 0.), 'cifar100': (32, 0., 0.2), 'stl10': (96, 0., 0.),
+                   'in100': (224, 0., 0.)}
+
+
+@pytest.mark.parametrize('name', [n for n in CONFIGS if 'fmnist' not in n])
+def test_paper_scale_views_are_the_references(name):
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
+    size, *blur = REFERENCE_VIEWS[name.rsplit('_', 1)[1][:-3]]
+    (multiview, ) = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'MultiView']
+    assert multiview.num_views == [1, 1]
+    for view, blur_p in zip(multiview.transforms, blur):
+        expected = ['RandomResizedCrop', 'RandomApply', 'RandomGrayscale'] + (
+            ['RandomGaussianBlur'] if blur_p else []) + ['RandomSolarize', 'RandomFlip']
+        assert [t.type for t in view] == expected
+        crop, jitter, grey, *rest = view
+        assert (crop.size, crop.scale, crop.interpolation) == (size, (0.2, 1.0), 'bicubic')
+        assert jitter.prob == 0.8 and dict(jitter.transforms[0]) == dict(
+            type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
+        assert grey.prob == 0.2
+        if blur_p:
+            assert (rest[0].prob, rest[0].sigma_min, rest[0].sigma_max) == (blur_p, 0.1, 2.0)
+        solarize, flip = rest[-2:]
+        assert (solarize.prob, solarize.threshold) == (0.1, 128) and flip.prob == 0.5
+    # normalisation: the statistics solo-learn's transforms use, x 255
+    stats = {'cifar10': ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+             'cifar100': ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+             'stl10': ((0.4914, 0.4823, 0.4466), (0.247, 0.243, 0.261)),
+             'in100': ((0.485, 0.456, 0.406), (0.228, 0.224, 0.225))}
+    mean, std = stats[name.rsplit('_', 1)[1][:-3]]
+    pre = cfg.model.data_preprocessor
+    assert pre.mean == pytest.approx([255 * m for m in mean], abs=0.06)
+    assert pre.std == pytest.approx([255 * s for s in std], abs=0.06)
