@@ -43,8 +43,10 @@ def forward(model, x):
 def test_every_benchmark_config_is_listed():
     # detection: DSPNet FPN, C4, stock R50; gating R18 gated (plugin) and dense (stock);
     # segmentation: DSPNet FCN (VOC, Cityscapes), UPerNet, stock R50 FCN; gating R18 FCN gated
-    # and dense (stock); classification: linear, fine-tune, 1% and 10% labels
-    assert len(CONFIGS) == 15, CONFIGS
+    # and dense (stock); classification: linear, fine-tune, 1% and 10% labels; linear
+    # evaluation of the dense and gated branches of dynamic-gating VICReg on CIFAR-10/100,
+    # STL-10 and ImageNet-100 (8)
+    assert len(CONFIGS) == 23, CONFIGS
 
 
 # stage widths each kind of config builds (ResNet-50 at width 0.5 for the DSPNet plugin configs)
@@ -70,8 +72,9 @@ def test_config_parses_builds_and_runs(relpath):
     expected = R18 if '-r18' in relpath else R50 if stock else R50_W05
     if not stock:
         assert subnet_stage_channels(backbone) == tuple(expected)
-    if backbone.type == 'dspnet_mm.GatedResNet':  # gated inference: the gates run
-        assert model.backbone.gated and model.backbone.layer1[0].last_mask is not None
+    if backbone.type == 'dspnet_mm.GatedResNet':  # the branch the config selects runs
+        assert model.backbone.gated == backbone.get('gated', False)
+        assert (model.backbone.layer1[0].last_mask is not None) == model.backbone.gated
     assert widths == [expected[i] for i in backbone.out_indices]
 
 
