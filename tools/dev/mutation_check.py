@@ -48,8 +48,29 @@ MUTATIONS = {
         "self.backbone(gated_view, gated=False)", ['tests/test_models/test_vicreg_algorithms.py']),
     'vicreg loss: variance of one branch only': (
         'dspnet_mm/models/losses/vicreg_loss.py',
-        'variance = (variance_term(z_a, self.eps) + variance_term(z_b, self.eps)) / 2',
+        'variance = variance_term(z_a, self.eps) + variance_term(z_b, self.eps)',
         'variance = variance_term(z_a, self.eps)', ['tests/test_models/test_vicreg_loss.py']),
+    'vicreg loss: variance always halved': (
+        'dspnet_mm/models/losses/vicreg_loss.py', 'if self.average_variance:', 'if True:',
+        ['tests/test_models/test_vicreg_loss.py']),
+    'lars: step size not clipped at lr': (
+        'dspnet_mm/engine/optimizers/lars.py',
+        "scale = torch.clamp(trust / group['lr'], max=1.) if self.clip else trust",
+        "scale = trust / group['lr'] if self.clip else trust",
+        ['tests/test_engine/test_optimizers.py']),
+    'lars: excluded tensors decayed by the inner SGD step': (
+        'dspnet_mm/engine/optimizers/lars.py',
+        "group['weight_decay'] = 0.  # the inner SGD step decays nothing", 'pass',
+        ['tests/test_engine/test_optimizers.py']),
+    'warm-up cosine: base lr reached one epoch late': (
+        'dspnet_mm/engine/optimizers/warmup_cosine.py',
+        '/ (self.warmup - 1))', '/ self.warmup)', ['tests/test_engine/test_optimizers.py']),
+    'reference FLOPs: gates counted with pooling and BN': (
+        'dspnet_mm/models/utils/gated_flops.py', 'else blk.gate.reference_flops())',
+        'else blk.gate.flops(*block_input[blk]))', ['tests/test_models/test_gated_reference.py']),
+    'reference dual BN: shortcut BN duplicated anyway': (
+        'dspnet_mm/models/backbones/gated_resnet.py', 'if dual_bn and not dual_bn_shortcut:',
+        'if False:', ['tests/test_models/test_gated_reference.py']),
     'vicreg loss: covariance keeps the diagonal': (
         'dspnet_mm/models/losses/vicreg_loss.py',
         'off_diagonal = cov - torch.diag(torch.diagonal(cov))', 'off_diagonal = cov',
