@@ -118,6 +118,8 @@ def test_dual_bn_only_on_block_bn1_bn2_as_the_reference():
     net(torch.randn(2, 3, 16, 16), gated=True)
     assert not torch.equal(before, after_dense)
     assert not torch.equal(after_dense, ds.running_mean)
+    frozen = GatedResNet(18, dual_bn=True, dual_bn_shortcut=False, frozen_stages=4)
+    assert not any(p.requires_grad for p in frozen.layer2[0].downsample[1].parameters())
     # and our fuller dual BN stays the default
     default = GatedResNet(18, dual_bn=True)
     assert isinstance(default.layer2[0].downsample[1], SwitchableBatchNorm2d)

@@ -197,6 +197,7 @@ class GatedResNet(ResNetSkeleton):
                     if blk.downsample is not None:
                         blk.downsample[1] = self.make_norm(blk.downsample[1].num_features,
                                                            'out', stage=-1, block=0)
+            self._freeze_stages()  # the new BNs of frozen stages are frozen too
         # plain lists (not registered twice): switched on every forward
         self._blocks = [blk for name in self.res_layers for blk in getattr(self, name)]
         self._dual_bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
