@@ -10,12 +10,15 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 from mmselfsup.registry import DATASETS as MMSELFSUP_DATASETS
 from mmselfsup.registry import HOOKS as MMSELFSUP_HOOKS
 from mmselfsup.registry import LOOPS as MMSELFSUP_LOOPS
 from mmselfsup.registry import MODELS as MMSELFSUP_MODELS
 from mmselfsup.registry import TRANSFORMS as MMSELFSUP_TRANSFORMS
+
+from dspnet_mm import compat
 
 
 class MirroredRegistry(Registry):
@@ -25,9 +28,9 @@ class MirroredRegistry(Registry):
         super().__init__(*args, **kwargs)
         self.mirror = mirror
 
-    def _register_module(self, module, module_name=None, force=False):
+    def _register_module(self, module, module_name=None, force=False):  # see dspnet_mm.compat
         super()._register_module(module, module_name, force)
-        self.mirror._register_module(module, module_name, force)
+        compat.register_module(self.mirror, module, module_name, force)
 
 
 MODELS = MirroredRegistry('model', parent=MMENGINE_MODELS, scope='dspnet_mm',
@@ -38,6 +41,9 @@ LOOPS = MirroredRegistry('loop', parent=MMENGINE_LOOPS, scope='dspnet_mm',
                          locations=['dspnet_mm.engine'], mirror=MMSELFSUP_LOOPS)
 TRANSFORMS = MirroredRegistry('transform', parent=MMENGINE_TRANSFORMS, scope='dspnet_mm',
                               locations=['dspnet_mm.datasets'], mirror=MMSELFSUP_TRANSFORMS)
+# ``init_cfg=dict(type='dspnet_mm.StrictPretrained', ...)`` from any scope
+WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
+                               scope='dspnet_mm', locations=['dspnet_mm.apis'])
 DATASETS = MirroredRegistry('dataset', parent=MMENGINE_DATASETS, scope='dspnet_mm',
                             locations=['dspnet_mm.datasets'], mirror=MMSELFSUP_DATASETS)
 
@@ -58,8 +64,9 @@ def _drop_missing_mmselfsup_locations():
             return False
 
     for registry in vars(mmselfsup_registry).values():
-        if isinstance(registry, Registry) and registry._locations:
-            registry._locations = [loc for loc in registry._locations if exists(loc)]
+        if isinstance(registry, Registry) and compat.registry_locations(registry):
+            compat.set_registry_locations(
+                registry, [loc for loc in compat.registry_locations(registry) if exists(loc)])
 
 
 _drop_missing_mmselfsup_locations()

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+from dspnet_mm import compat
+
 
 def _numpy_globals():
     try:
@@ -29,7 +31,7 @@ def _history_buffer_getattr(obj, name):
     """Stands in for ``builtins.getattr`` while unpickling: the message hub pickles
     ``HistoryBuffer._statistics_methods`` as ``getattr(HistoryBuffer, 'min')`` etc. A general
     getattr would let a pickle walk to any function, so only those lookups are served."""
-    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    allowed = {'min', 'max', 'current', 'mean', *compat.history_buffer_statistics()}
     if obj is HistoryBuffer and name in allowed and callable(HistoryBuffer.__dict__.get(name)):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
@@ -55,6 +57,9 @@ def load_checkpoint_safely(path: str, map_location='cpu') -> dict:
     """``torch.load(path, weights_only=True)`` with the mmengine allow-list and clear errors."""
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint {path!r} does not exist')
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f'checkpoint {path!r} is empty (0 bytes): an interrupted copy '
+                              'or save; use another checkpoint')
     register_checkpoint_globals()
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
@@ -69,8 +74,9 @@ def load_checkpoint_safely(path: str, map_location='cpu') -> dict:
             f'refused to load {path!r}: it contains objects outside the safe allow-list '
             f'(weights_only=True): {reason}') from None
     except Exception as e:  # truncated zip, foreign format, garbled pickle stream
+        first = (str(e).splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f'{path!r} is not a readable PyTorch checkpoint (truncated or '
-                              f'another format): {str(e).splitlines()[0]}') from None
+                              f'another format): {first}') from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'{path!r} holds a {type(ckpt).__name__}, not a checkpoint dict')
     return ckpt

@@ -146,3 +146,22 @@ def test_temporaries_of_killed_writers_are_removed_on_the_next_save(tmp_path):
     backend = get_file_backend(str(tmp_path), backend_args=dict(backend='atomic_local'))
     backend.put(b'next checkpoint', str(tmp_path / 'iter_12.pth'))
     assert sorted(os.listdir(tmp_path)) == [alive.name, 'iter_12.pth']
+
+
+def test_temporaries_of_killed_writers_are_removed_before_a_resume(tmp_path):
+    """``tools/train.py`` clears them from the work dir before it starts or resumes (what
+    ``remove_stale_checkpoint_temporaries`` does), keeping a live writer's file."""
+    from mmengine.config import Config
+
+    from dspnet_mm.apis.train_config import remove_stale_checkpoint_temporaries
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f'.iter_8.pth.{dead}.x1y2.partial'
+    stale.write_bytes(b'half a checkpoint')
+    alive = tmp_path / f'.iter_9.pth.{os.getpid()}.abc.partial'
+    alive.write_bytes(b'in progress')
+    (tmp_path / 'iter_4.pth').write_bytes(b'kept')
+    removed = remove_stale_checkpoint_temporaries(Config(dict(work_dir=str(tmp_path))))
+    assert removed == [str(stale)]
+    assert sorted(os.listdir(tmp_path)) == [alive.name, 'iter_4.pth']
+    assert remove_stale_checkpoint_temporaries(Config(dict(work_dir=str(tmp_path / 'no')))) == []

@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmselfsup.models.algorithms.base import BaseModel
 from mmselfsup.models.utils import CosineEMA
 
+from dspnet_mm import compat
 from dspnet_mm.registry import MODELS
 from .sampling import SandwichSampler
 
@@ -54,8 +55,9 @@ class DSPNet(BaseModel):
                                        self.backbone.max_depths, min_width, sample_seed)
         self.inplace_distill, self.distill_weight = inplace_distill, distill_weight
         # the target is the full network (its standard-key BN), averaged from the online one
-        self.target_net = CosineEMA(nn.Sequential(self.backbone, self.neck),
-                                    momentum=base_momentum)
+        with compat.quiet_log(compat.EMA_MOMENTUM_WARNING):  # mmselfsup's convention
+            self.target_net = CosineEMA(nn.Sequential(self.backbone, self.neck),
+                                        momentum=base_momentum)
         self.target_net.module[0].set_subnet(None)
 
     def head_of(self, subnet) -> nn.Module:

@@ -12,6 +12,8 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dspnet_mm import compat
+
 
 class SlimmableConv2d(nn.Conv2d):
     """``nn.Conv2d`` that uses ``weight[:active_out_channels, :x.size(1)]`` (groups=1)."""
@@ -30,7 +32,7 @@ class SlimmableConv2d(nn.Conv2d):
         if in_c == self.in_channels and out_c == self.out_channels:
             return super().forward(x)
         bias = None if self.bias is None else self.bias[:out_c]
-        return self._conv_forward(x, self._sliced_weight(out_c, in_c), bias)
+        return compat.conv_forward(self, x, self._sliced_weight(out_c, in_c), bias)
 
     def _sliced_weight(self, out_c: int, in_c: int) -> torch.Tensor:
         """``weight[:out_c, :in_c]``. Without autograd (inference) the contiguous copy that
@@ -39,7 +41,7 @@ class SlimmableConv2d(nn.Conv2d):
         if torch.is_grad_enabled() and self.weight.requires_grad:
             return self.weight[:out_c, :in_c]
         cache = self.__dict__.setdefault('_slice_cache', {})
-        stamp = (self.weight._version, self.weight.data_ptr())
+        stamp = (compat.tensor_version(self.weight), self.weight.data_ptr())
         hit = cache.get((out_c, in_c))
         if hit is None or hit[0] != stamp:
             hit = cache[(out_c, in_c)] = (stamp, self.weight[:out_c, :in_c].contiguous())
@@ -113,8 +115,8 @@ class SwitchableBatchNorm2d(nn.BatchNorm2d):
                 momentum = 1.0 / float(owner.num_batches_tracked)
         if (self.sync and self.training and x.is_cuda and dist.is_available()
                 and dist.is_initialized() and dist.get_world_size() > 1):
-            from torch.nn.modules._functions import SyncBatchNorm as _SyncBN
-            return _SyncBN.apply(x, weight, bias, running_mean, running_var, self.eps,
-                                 momentum, dist.group.WORLD, dist.get_world_size())
+            return compat.sync_batch_norm_function().apply(
+                x, weight, bias, running_mean, running_var, self.eps, momentum,
+                dist.group.WORLD, dist.get_world_size())
         return F.batch_norm(x, running_mean, running_var, weight, bias, self.training,
                             momentum, self.eps)

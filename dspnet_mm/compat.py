@@ -1,0 +1,83 @@
+"""Every use of a private (underscored) upstream API, in one place.
+
+Each function names the upstream version it was written for; ``tests/test_compat.py`` checks
+each assumption against the installed packages, so an upgrade that changes one fails there,
+loudly and by name, instead of somewhere deep in training.
+"""
+import contextlib
+import logging
+from typing import Dict, List
+
+import torch
+from mmengine.logging import HistoryBuffer, MMLogger
+from mmengine.registry import Registry
+
+WRITTEN_FOR = dict(mmengine='0.10.7', torch='2.14.1')
+
+
+def register_module(registry: Registry, module, name=None, force: bool = False) -> None:
+    """``Registry._register_module`` (mmengine 0.10.7): register ``module`` under ``name``
+    without the decorator (what ``register_module(module=...)`` does, without its argument
+    checks that would reject a second registry's name clash handling)."""
+    registry._register_module(module, name, force)
+
+
+def registry_locations(registry: Registry) -> List[str]:
+    """``Registry._locations`` (mmengine 0.10.7): modules imported on the first lookup."""
+    return registry._locations
+
+
+def set_registry_locations(registry: Registry, locations: List[str]) -> None:
+    registry._locations = list(locations)
+
+
+def history_buffer_statistics() -> Dict[str, callable]:
+    """``HistoryBuffer._statistics_methods`` (mmengine 0.10.7): the statistics a message hub
+    pickles into training checkpoints as ``getattr(HistoryBuffer, name)``."""
+    return HistoryBuffer._statistics_methods
+
+
+def sync_batch_norm_function():
+    """``torch.nn.modules._functions.SyncBatchNorm`` (torch 2.14): the autograd function
+    ``nn.SyncBatchNorm`` calls, reused for sliced (slimmable) BN weights."""
+    from torch.nn.modules._functions import SyncBatchNorm
+    return SyncBatchNorm
+
+
+def conv_forward(conv: torch.nn.Conv2d, x, weight, bias):
+    """``nn.Conv2d._conv_forward`` (torch 2.14): the convolution with given weights, honouring
+    the layer's padding mode, stride, dilation and groups."""
+    return conv._conv_forward(x, weight, bias)
+
+
+def tensor_version(t: torch.Tensor) -> int:
+    """``Tensor._version`` (torch 2.14): bumped by every in-place change of ``t``."""
+    return t._version
+
+
+class _DropMessages(logging.Filter):
+
+    def __init__(self, prefixes):
+        super().__init__()
+        self.prefixes = tuple(prefixes)
+
+    def filter(self, record):
+        return not str(record.getMessage()).startswith(self.prefixes)
+
+
+# mmengine 0.10.7's ExponentialMovingAverage warns for momentum > 0.5, but mmselfsup 1.0's
+# CosineEMA (and so BYOL, DSPNet) uses the other convention (0.99 = keep 99 %): nothing to fix
+EMA_MOMENTUM_WARNING = 'The value of momentum in EMA is usually a small number'
+
+
+@contextlib.contextmanager
+def quiet_log(*prefixes: str):
+    """Drop messages starting with ``prefixes`` that the current mmengine logger gets while
+    the block runs (upstream warnings that ask nothing of the user)."""
+    logger = MMLogger.get_current_instance()
+    drop = _DropMessages(prefixes)
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
