@@ -22,3 +22,14 @@ def randomize_bn(module):
             m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
             m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+def load_tool(relpath: str):
+    """A script under ``tools/`` as a module (to call its ``main(argv)`` in-process), loaded
+    from its file: no ``sys.path`` changes."""
+    import importlib.util
+    path = os.path.join(REPO, 'tools', relpath)
+    spec = importlib.util.spec_from_file_location('tool_' + relpath[:-3].replace('/', '_'), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

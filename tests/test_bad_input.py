@@ -57,7 +57,7 @@ CASES = {
     'slim: backbone-only checkpoint without metadata': (
         lambda tmp: (torch.save(dict(state_dict=supernet().state_dict()), tmp / 'bb.pth'),
                      slim(str(tmp / 'bb.pth'), 'a')),
-        CheckpointError, r'carries no subnet metadata .* pass the pretraining config'),
+        CheckpointError, r'carries no backbone metadata .* pass the pretraining config'),
     'slim: truncated file': (
         lambda tmp: ((tmp / 't.pth').write_bytes(b'PK\x03\x04trunc'), slim(str(tmp / 't.pth'), 'a')),
         CheckpointError, r'not a readable PyTorch checkpoint'),
@@ -81,7 +81,8 @@ CASES = {
                     ValueError, r't_d=1.5 is the fraction of FLOPs kept; it must be in \(0, 1\]'),
     'data folder missing': (
         lambda tmp: _train_with_data(tmp / 'nowhere'), AssertionError,
-        r"Fashion-MNIST folder '.*nowhere' lacks .* prepare it with: .*prepare_fashion_mnist.py"),
+        r"training data not found: .*data_prefix='.*nowhere' does not exist; prepare it with: "
+        r".*prepare_fashion_mnist.py"),
 }
 
 
@@ -99,7 +100,7 @@ def _train_with_data(folder):
                           'train_dataloader.num_workers=0',
                           'train_dataloader.persistent_workers=False'],
                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert out.returncode == 1
+    assert out.returncode == 2
     raise AssertionError(out.stderr.strip().splitlines()[-1])
 
 

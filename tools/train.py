@@ -3,7 +3,6 @@
     python tools/train.py configs/dspnet_r18_fmnist.py [--work-dir DIR] [--resume [CKPT]]
     bash tools/dist_train.sh configs/dspnet_r50.py 8
 """
-import argparse
 import os
 import os.path as osp
 import sys
@@ -18,11 +17,17 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import dspnet_mm  # noqa: F401  (registers our modules and the checkpoint allow-list)
-from dspnet_mm.apis.train_config import ConfigOverrideError, load_train_config
+from dspnet_mm.apis import cli
+from dspnet_mm.apis.train_config import (ConfigOverrideError, check_train_inputs,
+                                         load_train_config, remove_stale_checkpoint_temporaries)
+
+DATA_HINT = ('point the config at the data with --cfg-options '
+             'train_dataloader.dataset.data_root=... (data_prefix=... for CIFAR and '
+             'Fashion-MNIST); layouts: README, "Train at paper scale"')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a self-supervised model')
+    parser = cli.ArgumentParser(description='Train a self-supervised model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -46,7 +51,7 @@ def parse_args(argv=None):
 
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config!r} does not exist')
+        raise cli.UsageError(f'config {args.config!r} does not exist')
     cfg = load_train_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
@@ -64,6 +69,9 @@ def build_config(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise cli.UsageError(f'--resume {args.resume!r} does not exist; give a checkpoint '
+                                 'file, or --resume alone for the latest one in the work dir')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
@@ -84,23 +92,24 @@ def prepare_cpu_distributed(cfg):
     dist.init_process_group(backend='gloo')
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def work(args):
+    cfg = build_config(args)
+    # everything that can be checked is checked before the Runner starts: the data paths
+    # and the model (e.g. num_random=-1 fails here, not after the config dump)
+    check_train_inputs(cfg, DATA_HINT)
+    for path in remove_stale_checkpoint_temporaries(cfg):
+        print(f'removed {path}: a temporary file of a run that was killed mid-save')
+    prepare_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg)
     try:
-        cfg = build_config(args)
-    except (FileNotFoundError, ConfigOverrideError) as e:  # say which and how to fix
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    try:
-        prepare_cpu_distributed(cfg)
-        runner = Runner.from_cfg(cfg)
         runner.train()
     except FileNotFoundError as e:  # the data is elsewhere (or not unpacked)
-        print(f'error: {e}; point the config at the data with --cfg-options '
-              'train_dataloader.dataset.data_root=... (data_prefix=... for CIFAR and '
-              'Fashion-MNIST); layouts: README, "Train at paper scale"', file=sys.stderr)
-        return 1
+        raise cli.UsageError(f'{cli.describe(e)}; {DATA_HINT}') from e
     return 0
+
+
+def main(argv=None):
+    return cli.run(work, parse_args(argv))
 
 
 if __name__ == '__main__':

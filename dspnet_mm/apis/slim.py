@@ -1,78 +1,27 @@
 """Slimming: cut a desired network out of a pretraining checkpoint as a plain ResNet."""
 import io
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
-from mmengine.config import Config
 
 from dspnet_mm.engine.atomic_backend import atomic_write
 from dspnet_mm.models.backbones.gated_resnet import GatedResNet
 from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
-from .checkpoint import CheckpointError, load_checkpoint_safely
+from .backbone import load_backbone
+from .checkpoint import CheckpointError
 
-BACKBONE_PREFIXES = ('backbone.', 'module.backbone.')
 BRANCHES = ('dense', 'gated')
-
-
-def _backbone_cfg(ckpt: dict, path: str, config: Optional[str],
-                  expected: str = 'SlimmableResNet') -> dict:
-    if config is not None:
-        cfg = Config.fromfile(config)
-        source = f'config {config}'
-    elif isinstance(ckpt.get('meta'), dict) and isinstance(ckpt['meta'].get('cfg'), str):
-        cfg = Config.fromstring(ckpt['meta']['cfg'], '.py')
-        source = f'the config stored in {path}'
-    else:
-        raise CheckpointError(
-            f'{path!r} carries no subnet metadata (no meta.cfg, as mmengine training '
-            'checkpoints have); pass the pretraining config with --config')
-    backbone = cfg.get('model', {}).get('backbone')
-    btype = (backbone or {}).get('type', '')
-    if btype.split('.')[-1] != expected:
-        kind = ('only DSPNet (slimmable) checkpoints can be slimmed (export a network of a '
-                'gating checkpoint with --branch dense|gated)' if expected == 'SlimmableResNet'
-                else 'only dynamic-gating (VICReg-Gating, VICReg-Dual-Gating) checkpoints have '
-                'dense and gated branches')
-        raise CheckpointError(f'{source} has backbone type {btype!r}, not {expected}: {kind}')
-    backbone = dict(backbone)
-    backbone.pop('type')
-    backbone.pop('init_cfg', None)
-    return backbone
-
-
-def _backbone_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
-    sd = ckpt.get('state_dict', ckpt)
-    for prefix in BACKBONE_PREFIXES:
-        sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-        if sub:
-            return sub
-    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
-
-
-def _load_backbone(path: str, config: Optional[str], cls):
-    """(backbone of type ``cls`` with the checkpoint's weights, its config, the checkpoint)."""
-    ckpt = load_checkpoint_safely(path)
-    cfg = _backbone_cfg(ckpt, path, config, cls.__name__)
-    net = cls(**cfg)
-    sd = _backbone_state_dict(ckpt)
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in sd]
-    wrong = [k for k in expected if k in sd and sd[k].shape != expected[k].shape]
-    if missing or wrong:
-        bad = (missing + wrong)[:3]
-        raise CheckpointError(
-            f'{path!r} does not hold the weights of the configured {cls.__name__}('
-            f"depth={cfg.get('depth')}): {len(missing)} missing and {len(wrong)} mis-shaped "
-            f'tensors, e.g. {bad}; is it a checkpoint of another architecture?')
-    net.load_state_dict(sd, strict=False)
-    return net, cfg, ckpt
+NOT_SLIMMABLE = ('only DSPNet (slimmable) checkpoints can be slimmed (export a network of a '
+                 'gating checkpoint with --branch dense|gated)')
+NOT_GATED = ('only dynamic-gating (VICReg-Gating, VICReg-Dual-Gating) checkpoints have dense '
+             'and gated branches')
 
 
 def load_supernet(path: str, config: Optional[str] = None) -> Tuple[SlimmableResNet, dict]:
     """The pretrained supernet (a ``SlimmableResNet`` on CPU) of an algorithm or backbone-only
     checkpoint, and the loaded checkpoint."""
-    supernet, _, ckpt = _load_backbone(path, config, SlimmableResNet)
+    supernet, _, ckpt = load_backbone(path, config, ('SlimmableResNet', ), NOT_SLIMMABLE)
     return supernet, ckpt
 
 
@@ -109,19 +58,24 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
     """Extract desired network ``subnet`` from checkpoint ``path`` into a plain checkpoint.
 
     Returns ``dict(state_dict=..., meta=...)``; ``meta`` records the spec, FLOPs, params, the
-    fixed-mode backbone config and the stock ResNet arguments (if any). Written atomically to
-    ``out`` when given (an existing file is refused unless ``force``)."""
+    per-stage output channels, the stock ResNet arguments (if any) and ``backbone``: a config
+    that works downstream as is (all four stages out, plain BN, ``init_cfg`` loading ``out``).
+    Written atomically to ``out`` when given (an existing file is refused unless ``force``)."""
     if out is not None and os.path.exists(out) and not force:
         raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
     supernet, _ = load_supernet(path, config)
     if not supernet.subnets and subnet is not None:
         raise CheckpointError(f'{path!r} defines no named desired networks')
-    state_dict = supernet.subnet_state_dict(subnet)
-    backbone = supernet.fixed_config(subnet)
-    backbone.pop('type', None)
+    network = supernet.export(subnet)
+    state_dict = network.state_dict()
+    # downstream, not pretraining, settings: an FPN reads all four stages; SyncBN needs a
+    # distributed run, plain BN works everywhere (downstream configs choose their own)
+    backbone = dict(supernet.fixed_config(subnet), type='dspnet_mm.SlimmableResNet',
+                    out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True))
+    if out is not None:
+        backbone['init_cfg'] = dict(type='Pretrained', checkpoint=os.path.abspath(out))
     # the per-stage output channels: what FPN / decode-head / RoI in_channels must be
-    stage_channels = list(SlimmableResNet(**backbone).stage_channels)
-    backbone['type'] = 'dspnet_mm.SlimmableResNet'
+    stage_channels = list(network.stage_channels)
     meta = dict(subnet=subnet, source=os.path.abspath(path), backbone=backbone,
                 stage_channels=stage_channels,
                 stock_resnet=stock_resnet_kwargs(supernet, subnet),
@@ -148,7 +102,7 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
         raise ValueError(f'branch {branch!r} is not one of {BRANCHES}')
     if out is not None and os.path.exists(out) and not force:
         raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
-    net, cfg, _ = _load_backbone(path, config, GatedResNet)
+    net, cfg, _ = load_backbone(path, config, ('GatedResNet', ), NOT_GATED)
     arch = dict(depth=net.depth, in_channels=net.in_channels,
                 stem_channels=net.conv1.out_channels,
                 base_channels=net.layer1[0].conv1.out_channels)

@@ -92,3 +92,60 @@ def load_train_config(path: str, options: Optional[Dict[str, Any]] = None) -> Co
         cfg.merge_from_dict(options)
     drop_collate_scope(cfg)
     return cfg
+
+
+def _dataset_nodes(ds: Any):
+    """A dataset config and those it wraps (RepeatDataset, ConcatDataset...)."""
+    if isinstance(ds, dict):
+        yield ds
+        yield from _dataset_nodes(ds.get('dataset'))
+        for sub in ds.get('datasets') or []:
+            yield from _dataset_nodes(sub)
+
+
+def _missing_data_paths(ds: dict) -> List[str]:
+    """``'key' -> path`` descriptions of the local paths a dataset config names that do not
+    exist (joined with ``data_root`` as mmengine's ``BaseDataset`` joins them)."""
+    import os.path as osp
+    root = ds.get('data_root') or ''
+    prefix = ds.get('data_prefix')
+    paths = [('data_root', root)] if root else []
+    if isinstance(prefix, str):
+        paths.append(('data_prefix', osp.join(root, prefix) if root else prefix))
+    elif isinstance(prefix, dict):
+        paths += [(f'data_prefix.{k}', osp.join(root, v) if root else v)
+                  for k, v in prefix.items() if isinstance(v, str) and v]
+    ann = ds.get('ann_file')
+    if isinstance(ann, str) and ann:
+        paths.append(('ann_file', osp.join(root, ann) if root else ann))
+    return [f'{key}={path!r}' for key, path in paths
+            if '://' not in path and not osp.exists(path)]
+
+
+def check_train_inputs(cfg: Config, hint: str = '') -> None:
+    """Check before any work what ``Runner.from_cfg(cfg).train()`` would find wrong late:
+    the training data paths exist and the model builds. Raises ``FileNotFoundError`` naming
+    the missing path and its config key (and ``hint``), or the model's own error."""
+    from mmengine.registry import MODELS, DefaultScope
+    from dspnet_mm.datasets.fashion_mnist import PREPARE
+    for ds in _dataset_nodes(cfg.get('train_dataloader', {}).get('dataset')):
+        missing = _missing_data_paths(ds)
+        if missing:
+            extra = ('; prepare it with: ' + PREPARE.format(root=ds.get('data_prefix'))
+                     if 'FashionMNIST' in str(ds.get('type')) else '')
+            raise FileNotFoundError(
+                f"training data not found: train_dataloader.dataset ({ds.get('type')}) "
+                f"{', '.join(missing)} does not exist{extra}{'; ' + hint if hint else ''}")
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        MODELS.build(cfg.model)
+
+
+def remove_stale_checkpoint_temporaries(cfg: Config) -> list:
+    """Temporary checkpoint files that a killed run left in the work dir (``.iter_8.pth.<pid>
+    .<rand>.partial``), removed before a run starts or resumes; returns their paths. Saves
+    remove them too (:func:`dspnet_mm.engine.atomic_backend.atomic_write`)."""
+    import os.path as osp
+
+    from dspnet_mm.engine.atomic_backend import remove_stale_temporaries
+    work_dir = cfg.get('work_dir')
+    return remove_stale_temporaries(work_dir) if work_dir and osp.isdir(work_dir) else []

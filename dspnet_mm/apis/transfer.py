@@ -31,12 +31,13 @@ from dspnet_mm.models.backbones.gated_resnet import GatedResNet
 from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
 from dspnet_mm.models.backbones.slimmable_resnet_c4 import (NUM_STAGES, SlimmableResNetTrunk,
                                                             SubnetResLayer, is_pretrained)
-from dspnet_mm.registry import MODELS
+from dspnet_mm.registry import MODELS, WEIGHT_INITIALIZERS
 from .checkpoint import CheckpointError, load_checkpoint_safely
 
 ChannelSource = Union[int, Sequence[int], str]
 __all__ = ['SlimmableResNetTrunk', 'SubnetResLayer', 'build_subnet_backbone',
-           'subnet_stage_channels', 'check_pretrained', 'with_subnet_channels']
+           'subnet_stage_channels', 'check_pretrained', 'with_subnet_channels',
+           'DOWNSTREAM_TARGETS', 'downstream_config', 'StrictPretrainedInit']
 
 
 def build_subnet_backbone(backbone: Mapping, device='meta') -> Union[SlimmableResNet,
@@ -164,3 +165,146 @@ def with_subnet_channels(model_type: str, from_backbone: Mapping[str, ChannelSou
 
 
 MODELS.register_module(name='WithSubnetChannels', module=with_subnet_channels)
+
+
+# ---------------------------------------------------------------------------------------------
+# ready-to-paste downstream configs for a slimmed network (``tools/slim.py --print-config``)
+
+DOWNSTREAM_TARGETS = ('mmdet-fpn', 'mmdet-c4', 'mmseg-fcn', 'mmseg-upernet', 'mmcls')
+_BASES = {
+    'mmdet-fpn': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'mmdet-c4': 'mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py',
+    'mmseg-fcn': 'mmseg::fcn/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py',
+    'mmseg-upernet': 'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
+    'mmcls': 'mmcls::resnet/resnet50_8xb32_in1k.py',
+}
+_RGB = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
+
+
+def _py(value, indent: int = 0) -> str:
+    """Python source of a config value (dicts as ``dict(...)``, one key per line)."""
+    pad = ' ' * (indent + 4)
+    if isinstance(value, Mapping):
+        if not value:
+            return 'dict()'
+        if all(isinstance(k, str) and k.isidentifier() for k in value):
+            items = [f'{pad}{k}={_py(v, indent + 4)}' for k, v in value.items()]
+            return 'dict(\n' + ',\n'.join(items) + ')'
+        items = [f'{pad}{k!r}: {_py(v, indent + 4)}' for k, v in value.items()]
+        return '{\n' + ',\n'.join(items) + '}'
+    if isinstance(value, tuple):
+        return '(' + ', '.join(_py(v, indent) for v in value) + (',)' if len(value) == 1
+                                                                     else ')')
+    if isinstance(value, list):
+        return '[' + ', '.join(_py(v, indent) for v in value) + ']'
+    return repr(value)
+
+
+def downstream_config(meta: Mapping, target: str, checkpoint: str) -> str:
+    """A complete downstream config (upstream base + our backbone) for the network that
+    ``tools/slim.py`` wrote to ``checkpoint`` with ``meta``: channel counts filled in, nothing
+    to compute by hand. ``target`` is one of :data:`DOWNSTREAM_TARGETS`."""
+    if target not in DOWNSTREAM_TARGETS:
+        raise ValueError(f'downstream target {target!r} is not one of {DOWNSTREAM_TARGETS}')
+    backbone = dict(meta['backbone'])
+    if 'GatedResNet' in backbone.get('type', '') and target == 'mmdet-c4':
+        raise ValueError('the C4 split (SlimmableResNetTrunk) exists for desired networks and '
+                         'dense exports, not for the gated network; use mmdet-fpn')
+    c = list(meta['stage_channels'])
+    init = dict(type='Pretrained', checkpoint=os.path.abspath(checkpoint))
+    for key in ('init_cfg', 'out_indices', 'norm_cfg', 'norm_eval', 'frozen_stages', 'style',
+                'strides', 'dilations'):
+        backbone.pop(key, None)
+    if backbone.get('subnets') is not None and isinstance(backbone.get('subnet'), str):
+        backbone['subnet'] = dict(backbone['subnets'][backbone['subnet']])  # the spec itself
+    backbone.pop('subnets', None)
+    bn = dict(type='BN', requires_grad=True)
+    syncbn = dict(type='SyncBN', requires_grad=True)
+    model: dict
+    if target == 'mmdet-fpn':  # mmdet's own settings for a ResNet under FPN, kept explicit
+        model = dict(backbone=dict(_delete_=True, **backbone, out_indices=(0, 1, 2, 3),
+                                   frozen_stages=1, norm_cfg=bn, norm_eval=True,
+                                   style='pytorch', init_cfg=init),
+                     neck=dict(in_channels=c))
+    elif target == 'mmdet-c4':  # stages 1-3 on the image, stage 4 on RoIs (same checkpoint)
+        trunk = {k: v for k, v in backbone.items() if k != 'type'}
+        model = dict(
+            data_preprocessor=_RGB,
+            backbone=dict(_delete_=True, type='dspnet_mm.SlimmableResNetTrunk', **trunk,
+                          num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+                          out_indices=(2, ), frozen_stages=-1, norm_cfg=syncbn,
+                          norm_eval=False, style='pytorch', init_cfg=init),
+            rpn_head=dict(in_channels=c[2]),
+            roi_head=dict(
+                shared_head=dict(_delete_=True, type='dspnet_mm.SubnetResLayer',
+                                 backbone=dict(**trunk, init_cfg=init),
+                                 stage=3, stride=2, dilation=1, style='pytorch',
+                                 norm_cfg=syncbn, norm_eval=False, extra_norm=True),
+                bbox_roi_extractor=dict(out_channels=c[2]),
+                bbox_head=dict(in_channels=c[3]),
+                mask_head=dict(in_channels=c[3])))
+    elif target in ('mmseg-fcn', 'mmseg-upernet'):
+        fcn = target == 'mmseg-fcn'
+        model = dict(
+            pretrained=None,  # mmseg's ImageNet ResNetV1c weights: ours come from init_cfg
+            backbone=dict(_delete_=True, **backbone, out_indices=(0, 1, 2, 3),
+                          strides=(1, 2, 1, 1) if fcn else (1, 2, 2, 2),
+                          dilations=(1, 1, 2, 4) if fcn else (1, 1, 1, 1),
+                          norm_cfg=syncbn, norm_eval=False, style='pytorch', init_cfg=init),
+            decode_head=dict(in_channels=c[3] if fcn else c),
+            auxiliary_head=dict(in_channels=c[2]))
+    else:  # mmcls: ImageNet linear/fine-tune head on the last stage
+        model = dict(backbone=dict(_delete_=True, **backbone, out_indices=(3, ),
+                                   norm_cfg=bn, style='pytorch', init_cfg=init),
+                     head=dict(in_channels=c[3]))
+    lines = [f'# {target} config for {os.path.basename(checkpoint)} (stage channels {c}),',
+             '# written by tools/slim.py --print-config; inherit it or paste it.',
+             f'_base_ = {_BASES[target]!r}',
+             "custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)",
+             f'model = {_py(model)}']
+    return '\n'.join(lines) + '\n'
+
+
+@WEIGHT_INITIALIZERS.register_module(name='StrictPretrained')
+class StrictPretrainedInit:
+    """``init_cfg=dict(type='dspnet_mm.StrictPretrained', checkpoint=PATH)``: mmengine's
+    ``Pretrained`` (which loads non-strictly and only *warns* about a mis-shaped tensor, then
+    trains on from random weights), but every tensor of the module must be in the checkpoint
+    with its shape, or the run stops before training with the settings that would fit.
+
+    For the stock mmcls/mmdet/mmseg ``ResNet`` route: a slimmed file records the stock
+    ``ResNet`` arguments that read it (``meta.stock_resnet``, e.g. ``stem_channels=32,
+    base_channels=32``), and the error names them.
+    """
+
+    def __init__(self, checkpoint: str, prefix: Optional[str] = None, map_location='cpu'):
+        self.checkpoint, self.prefix, self.map_location = checkpoint, prefix, map_location
+
+    def __call__(self, module: nn.Module):
+        ckpt = load_checkpoint_safely(self.checkpoint, self.map_location)
+        state_dict = dict(ckpt.get('state_dict', ckpt))
+        if self.prefix:
+            prefix = self.prefix if self.prefix.endswith('.') else self.prefix + '.'
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
+                          if k.startswith(prefix)}
+        expected = module.state_dict()
+        bad = [k for k, v in expected.items()
+               if k not in state_dict or tuple(state_dict[k].shape) != tuple(v.shape)]
+        if bad:
+            meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), Mapping) else {}
+            stock = meta.get('stock_resnet')
+            fix = (f'the checkpoint holds a ResNet with {stock}: set those in the backbone '
+                   'config' if stock else 'check the backbone settings against the '
+                   "checkpoint's meta (tools/slim.py prints them)")
+            k = bad[0]
+            got = tuple(state_dict[k].shape) if k in state_dict else 'missing'
+            raise CheckpointError(
+                f'{self.checkpoint!r} does not fit {type(module).__name__}: {len(bad)} of '
+                f'{len(expected)} tensors missing or mis-shaped, e.g. {k} expects '
+                f'{tuple(expected[k].shape)}, checkpoint has {got}; {fix}')
+        module.load_state_dict({k: state_dict[k] for k in expected}, strict=True)
+        print_log(f'loaded every tensor of {type(module).__name__} from {self.checkpoint}',
+                  'current')
+
+    def _get_init_info(self):
+        return f'{self.__class__.__name__}: load from {self.checkpoint} (strict)'

@@ -10,6 +10,7 @@ from mmselfsup.registry import MODELS
 
 import dspnet_mm  # noqa: F401
 from conftest import REPO
+from dspnet_mm.testing import make_fashion_mnist
 from dspnet_mm.apis.train_config import ConfigOverrideError, check_overrides, load_train_config
 
 R50 = os.path.join(REPO, 'configs', 'dspnet_r50.py')
@@ -43,7 +44,7 @@ def test_train_cli_refuses_with_one_line():
                           '--cfg-options', 'data_root=/data/imagenet/'],
                          capture_output=True, text=True, timeout=300)
     errors = [line for line in out.stderr.splitlines() if line.startswith('error:')]
-    assert out.returncode == 1 and len(errors) == 1, out.stderr
+    assert out.returncode == 2 and len(errors) == 1, out.stderr
     assert 'Traceback' not in out.stderr
     assert 'train_dataloader.dataset.data_root' in errors[0]
 
@@ -80,7 +81,7 @@ def test_missing_data_folder_is_one_line_naming_the_override(tmp_path):
                           f'train_dataloader.dataset.data_root={missing}'],
                          capture_output=True, text=True, timeout=300)
     errors = [line for line in out.stderr.splitlines() if line.startswith('error:')]
-    assert out.returncode == 1 and len(errors) == 1 and 'Traceback' not in out.stderr
+    assert out.returncode == 2 and len(errors) == 1 and 'Traceback' not in out.stderr
     assert f'{missing}/meta/train.txt' in errors[0]
     assert 'train_dataloader.dataset.data_root' in errors[0]
 
@@ -97,3 +98,32 @@ def test_auto_scale_lr_flag(tmp_path):
     assert 'enable' not in train.build_config(train.parse_args([R50])).auto_scale_lr
     with pytest.raises(ConfigOverrideError, match='sets no auto_scale_lr.base_batch_size'):
         train.build_config(train.parse_args([FMNIST, '--auto-scale-lr']))
+
+
+@pytest.mark.parametrize('options,message', [
+    (['model.num_random=-1'], 'num_random -1 must be >= 0'),
+    (['model.backbone.subnets.r18_w05.widths=1.5'], 'width 1.5'),
+])
+def test_model_errors_stop_before_the_runner(tmp_path, options, message):
+    """A bad model setting ends the run with one line before the Runner starts: no config
+    dump, no work dir filled, exit status 2."""
+    data = tmp_path / 'fmnist'
+    make_fashion_mnist(str(data), 8)
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'train.py'), FMNIST,
+                          '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                          f'train_dataloader.dataset.data_prefix={data}', *options],
+                         capture_output=True, text=True, timeout=300)
+    errors = [line for line in out.stderr.splitlines() if line.startswith('error:')]
+    assert out.returncode == 2 and len(errors) == 1, out.stderr[-2000:]
+    assert message in errors[0]
+    assert 'Traceback' not in out.stderr and 'Config:' not in out.stdout + out.stderr
+    assert not (tmp_path / 'work').exists()
+
+
+def test_resume_from_a_missing_file_is_refused(tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'train.py'), FMNIST,
+                          '--resume', str(tmp_path / 'iter_9.pth')],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f"error: --resume '{tmp_path}/iter_9.pth' does not exist")

@@ -7,7 +7,7 @@ import pytest
 from mmcls.datasets import CIFAR10, CIFAR100
 
 from dspnet_mm.datasets import STL10, LocalCIFAR10, LocalCIFAR100
-from dspnet_mm.testing import make_cifar, make_stl10
+from dspnet_mm.testing import make_cifar, make_fashion_mnist, make_stl10
 
 
 @pytest.mark.parametrize('ours,theirs,classes', [(LocalCIFAR10, CIFAR10, 10),
@@ -80,3 +80,64 @@ def test_stl10_errors(tmp_path):
     x.write_bytes(x.read_bytes()[:-100])
     with pytest.raises(ValueError, match='not a whole number of 96x96x3 images'):
         STL10(data_root=str(tmp_path), split='unlabeled')
+
+
+def _gz_source(root, num_images):
+    import gzip
+    raw = make_fashion_mnist(str(root / 'raw'), num_images)
+    src = root / 'src'
+    src.mkdir()
+    for name in os.listdir(raw):
+        with open(os.path.join(raw, name), 'rb') as f, gzip.open(src / f'{name}.gz', 'wb') as g:
+            g.write(f.read())
+    return str(src)
+
+
+def test_prepare_fashion_mnist_detects_and_repairs_damaged_files(tmp_path):
+    from dspnet_mm.datasets.fashion_mnist import IDX_FILES, prepare_fashion_mnist
+    small = {name: (dims, 6) for name, (dims, _) in IDX_FILES.items()}
+    src, out = _gz_source(tmp_path, 6), str(tmp_path / 'out')
+    _, done = prepare_fashion_mnist(src, out, small)
+    assert done == {name: 'extracted' for name in IDX_FILES}
+    assert prepare_fashion_mnist(src, out, small)[1] == {}  # complete files are kept
+    images = os.path.join(out, 'train-images-idx3-ubyte')
+    good = open(images, 'rb').read()
+    with open(images, 'wb') as f:  # an interrupted copy
+        f.write(good[:-100])
+    _, done = prepare_fashion_mnist(src, out, small)
+    assert done == {'train-images-idx3-ubyte': 're-extracted: the existing file has '
+                    f'{len(good) - 100} bytes, expected {len(good)} (truncated or padded)'}
+    assert open(images, 'rb').read() == good
+    # the official counts: six images are not Fashion-MNIST's 60000
+    with pytest.raises(ValueError, match=r'holds shape \(6, 28, 28\), expected \(60000, 28, 28\)'):
+        prepare_fashion_mnist(src, str(tmp_path / 'official'))
+    # a damaged source is named, and no partial file is left behind
+    gz = os.path.join(src, 't10k-labels-idx1-ubyte.gz')
+    data = open(gz, 'rb').read()
+    with open(gz, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    os.remove(os.path.join(out, 't10k-labels-idx1-ubyte'))
+    with pytest.raises(ValueError, match='t10k-labels-idx1-ubyte.gz is damaged'):
+        prepare_fashion_mnist(src, out, small)
+    assert not [n for n in os.listdir(out) if n.endswith('.partial')]
+
+
+def test_fashion_mnist_dataset_names_a_truncated_file(tmp_path):
+    from dspnet_mm.datasets import LocalFashionMNIST
+    root = make_fashion_mnist(str(tmp_path / 'fm'), 5)
+    images = os.path.join(root, 'train-images-idx3-ubyte')
+    data = open(images, 'rb').read()
+    with open(images, 'wb') as f:
+        f.write(data[:-7])
+    with pytest.raises(ValueError, match=r'train-images-idx3-ubyte has \d+ bytes, expected .* '
+                       'prepare it again with'):
+        LocalFashionMNIST(data_prefix=root, test_mode=False, pipeline=[])
+
+
+def test_prepare_fashion_mnist_cli_errors(tmp_path, capsys):
+    from conftest import load_tool
+    tool = load_tool('prepare_fashion_mnist.py')
+    assert tool.main(['--src', str(tmp_path / 'none'), '--out', str(tmp_path / 'o')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'does not exist' in err and len(
+        err.strip().splitlines()) == 1

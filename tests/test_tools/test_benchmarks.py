@@ -3,13 +3,12 @@ import math
 import os
 import sys
 
-from conftest import REPO
+from conftest import REPO, load_tool
 
-sys.path.insert(0, os.path.join(REPO, 'tools', 'benchmarks'))
-import fmnist_floor  # noqa: E402
-import slim_overhead  # noqa: E402
-import throughput  # noqa: E402
-import train_cost  # noqa: E402
+fmnist_floor = load_tool('benchmarks/fmnist_floor.py')
+slim_overhead = load_tool('benchmarks/slim_overhead.py')
+throughput = load_tool('benchmarks/throughput.py')
+train_cost = load_tool('benchmarks/train_cost.py')
 
 
 def _ratio_ok(r):
@@ -22,6 +21,7 @@ def test_slim_overhead_quick():
     for v in r['subnets'].values():
         assert _ratio_ok(v['eval_ratio']) and _ratio_ok(v['train_ratio'])
     assert r['machine']['threads'] >= 1
+    assert r['machine']['device'] == 'cpu' and r['amp'] is False
 
 
 def test_train_cost_quick():
@@ -39,7 +39,7 @@ def test_throughput_quick():
 
 
 def test_fmnist_dspnet_quick(tmp_path):
-    import fmnist_dspnet
+    fmnist_dspnet = load_tool('benchmarks/fmnist_dspnet.py')
     r = fmnist_dspnet.main(['--quick', '--out-dir', str(tmp_path / 'out'),
                             '--work-dir', str(tmp_path / 'work')])
     assert [row['dn'] for row in r['table']] == ['r18_w1', 'r18_w025']
@@ -55,6 +55,7 @@ def test_fmnist_dspnet_quick(tmp_path):
 
 
 def test_fmnist_gating_quick(tmp_path):
+    sys.path.insert(0, os.path.join(REPO, 'tools', 'benchmarks'))  # until it imports apis
     import fmnist_gating
     r = fmnist_gating.main(['--quick', '--out-dir', str(tmp_path / 'out'),
                             '--work-dir', str(tmp_path / 'work')])
@@ -80,7 +81,7 @@ def test_fmnist_gating_quick(tmp_path):
 
 
 def test_gated_inference_quick():
-    import gated_inference
+    gated_inference = load_tool('benchmarks/gated_inference.py')
     r = gated_inference.main(['--quick', '--densities', '0.3', '1.0'])
     assert [(row['batch'], row['density']) for row in r['rows']] == [
         (1, 0.3), (1, 1.0), (4, 0.3), (4, 1.0)]
@@ -95,7 +96,7 @@ def test_gated_inference_quick():
 
 
 def test_fmnist_recipe_sweep_quick(tmp_path):
-    import fmnist_recipe_sweep
+    fmnist_recipe_sweep = load_tool('benchmarks/fmnist_recipe_sweep.py')
     r = fmnist_recipe_sweep.main(['--quick', '--work-dir', str(tmp_path)])
     assert list(r['variants']) == ['800x128', '1600x64']
     assert r['train_images'] == 500 and r['test_images'] == 200
@@ -113,3 +114,24 @@ def test_fmnist_floor_quick():
     for key in ('knn_top1', 'linear_sgd100_top1', 'linear_lbfgs_top1'):
         assert 60 < r[key] < 100, key
     assert r['linear_lbfgs_train_top1'] >= r['linear_lbfgs_top1'] - 2
+
+
+def test_timing_benchmarks_take_a_device(capsys):
+    """--device is checked before any work, with one clear error; the JSON records it."""
+    import pytest
+    import torch
+
+    from dspnet_mm.apis.cli import UsageError
+    for tool in (slim_overhead, train_cost, throughput):
+        with pytest.raises(UsageError, match="--device 'meta': only 'cpu' and 'cuda'"):
+            tool.main(['--quick', '--device', 'meta'])
+        with pytest.raises(UsageError, match="--device 'gpu0' is not a device"):
+            tool.main(['--quick', '--device', 'gpu0'])
+        with pytest.raises(UsageError, match='--repeats 0 must be > 0'):
+            tool.main(['--quick', '--repeats', '0'])
+        if not torch.cuda.is_available():
+            with pytest.raises(UsageError, match='no CUDA GPU; use --device cpu'):
+                tool.main(['--quick', '--device', 'cuda'])
+    r = throughput.main(['--quick', '--amp'])
+    assert r['amp'] is True and r['machine']['device'] == 'cpu'
+    assert all(v > 0 for v in r['images_per_s'].values())

@@ -5,13 +5,13 @@ import pytest
 import torch
 from mmcls.models import ResNet as MMClsResNet
 from mmengine.config import Config
+from mmengine.registry import MODELS
 
-from conftest import REPO, randomize_bn
-from dspnet_mm.apis import load_checkpoint_safely, slim
+from conftest import REPO, load_tool, randomize_bn
+from dspnet_mm.apis import CheckpointError, load_checkpoint_safely, slim
 from dspnet_mm.models import SlimmableResNet
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import slim as slim_tool  # noqa: E402
+slim_tool = load_tool('slim.py')
 
 BACKBONE = dict(type='SlimmableResNet', depth=18, small_input=True,
                 subnets=dict(r18_w1=dict(widths=1.0), r18_w05=dict(widths=0.5),
@@ -53,13 +53,18 @@ def test_slim_cli_list_and_extract(pretrained, tmp_path, capsys):
     assert meta['flops'] > 0 and meta['params'] == sum(
         v.numel() for k, v in ckpt['state_dict'].items() if 'running' not in k
         and 'num_batches' not in k)
-    plain = Config(meta['backbone']).to_dict()
-    plain.pop('type')
-    fixed = SlimmableResNet(**plain).eval()
-    fixed.load_state_dict(ckpt['state_dict'], strict=True)
+    # meta.backbone works downstream as is: all stages out, plain BN, loads the file itself
+    assert meta['backbone']['out_indices'] == (0, 1, 2, 3)
+    assert meta['backbone']['norm_cfg'] == dict(type='BN', requires_grad=True)
+    assert meta['backbone']['init_cfg'] == dict(type='Pretrained',
+                                                checkpoint=os.path.abspath(out))
+    fixed = MODELS.build(meta['backbone'])
+    fixed.init_weights()
+    fixed.eval()
+    assert all(torch.equal(v, ckpt['state_dict'][k]) for k, v in fixed.state_dict().items())
     x = torch.randn(2, 3, 32, 32)
     with net.set_subnet('r18_w05'):
-        assert (net(x)[0] - fixed(x)[0]).abs().max() < 1e-5
+        assert (net(x)[-1] - fixed(x)[-1]).abs().max() < 1e-5
     # a DN with private BN: its own statistics were taken, not the full network's
     assert torch.equal(ckpt['state_dict']['bn1.running_mean'],
                        net.bn1.subnet_bns['r18_w05'].running_mean)
@@ -83,34 +88,48 @@ def test_slim_errors(pretrained, tmp_path, capsys):
     net, path = pretrained
     out = tmp_path / 'exists.pth'
     out.write_bytes(b'keep me')
-    assert slim_tool.main([path, '--subnet', 'r18_w05', '--out', str(out)]) == 1
+    assert slim_tool.main([path, '--subnet', 'r18_w05', '--out', str(out)]) == 2
     assert 'exists; pass --force' in capsys.readouterr().err
     assert out.read_bytes() == b'keep me'
     assert slim_tool.main([path, '--subnet', 'r18_w05', '--out', str(out), '--force']) == 0
 
-    assert slim_tool.main([path, '--subnet', 'nope', '--out', str(tmp_path / 'x.pth')]) == 1
+    assert slim_tool.main([path, '--subnet', 'nope', '--out', str(tmp_path / 'x.pth')]) == 2
     assert "unknown subnet 'nope'; known subnets: r10_w05, r18_w05, r18_w1" in \
         capsys.readouterr().err
 
     backbone_only = tmp_path / 'bb.pth'
     torch.save(dict(state_dict=net.state_dict()), backbone_only)
-    assert slim_tool.main([str(backbone_only), '--subnet', 'r18_w05']) == 1
-    assert 'carries no subnet metadata' in capsys.readouterr().err
+    assert slim_tool.main([str(backbone_only), '--subnet', 'r18_w05']) == 2
+    assert 'carries no backbone metadata' in capsys.readouterr().err
 
     other = tmp_path / 'other.pth'
     r34 = dict(BACKBONE, depth=34)
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in net.state_dict().items()},
                     meta=dict(cfg=_config_text(r34))), other)
-    assert slim_tool.main([str(other), '--subnet', 'r18_w05']) == 1
+    assert slim_tool.main([str(other), '--subnet', 'r18_w05']) == 2
     assert 'checkpoint of another architecture' in capsys.readouterr().err
 
     byol = tmp_path / 'byol.pth'
     torch.save(dict(state_dict={}, meta=dict(cfg=_config_text(dict(type='ResNet', depth=50)))),
                byol)
-    assert slim_tool.main([str(byol), '--subnet', 'r18_w05']) == 1
+    assert slim_tool.main([str(byol), '--subnet', 'r18_w05']) == 2
     assert "backbone type 'ResNet', not SlimmableResNet" in capsys.readouterr().err
 
     junk = tmp_path / 'junk.pth'
     junk.write_bytes(b'\x00not a checkpoint')
-    assert slim_tool.main([str(junk), '--list']) == 1
+    assert slim_tool.main([str(junk), '--list']) == 2
     assert 'not a readable PyTorch checkpoint' in capsys.readouterr().err
+
+    empty = tmp_path / 'empty.pth'  # crashed in the error formatter once (IndexError)
+    empty.write_bytes(b'')
+    assert slim_tool.main([str(empty), '--subnet', 'r18_w05']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'is empty (0 bytes)' in err and len(
+        err.strip().splitlines()) == 1
+
+    assert slim_tool.main([path, '--subnet', 'r18_w05', '--input-size', '0']) == 2
+    assert '--input-size 0 must be > 0' in capsys.readouterr().err
+    assert slim_tool.main([str(tmp_path / 'missing.pth'), '--list']) == 2
+    assert "checkpoint '" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match='is empty'):  # --debug: the traceback
+        slim_tool.main([str(empty), '--subnet', 'r18_w05', '--debug'])

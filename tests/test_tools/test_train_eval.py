@@ -7,10 +7,9 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_tool
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import eval_subnets  # noqa: E402
+eval_subnets = load_tool('eval_subnets.py')
 
 CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
 DATA = os.path.join(REPO, 'data', 'fashion_mnist')
@@ -67,18 +66,69 @@ def test_eval_subnets_reports_every_dn(short_run, tmp_path):
     assert os.path.getsize(os.path.join(out_dir, 'accuracy_vs_flops.png')) > 1000
 
 
-def test_eval_subnets_errors(short_run, tmp_path, capsys):
+BAD_EVAL_ARGS = {  # argument -> what the one error line must say
+    ('--subnets', 'r18_w1,bogus'): "unknown subnet 'bogus'",
+    ('--train-subset', '0'): '--train-subset 0 must be an integer >= 1',
+    ('--k', '0'): '--k 0 must be an integer >= 1',
+    ('--k', '500', '--train-subset', '100'): '--k 500 exceeds the 100 training images',
+    ('--batch-size', '-1'): '--batch-size -1 must be an integer >= 1',
+    ('--semi', '0.1,x'): "--semi '0.1,x' must be comma-separated fractions",
+    ('--semi', '1.5'): '--semi fraction 1.5 is outside (0, 1]',
+    ('--baseline', 'r18_w05'): "--baseline 'r18_w05' must be NAME=CHECKPOINT",
+    ('--baseline', 'r18_w05=/missing.pth'): "checkpoint '/missing.pth' does not exist",
+    ('--baseline', 'nope=/missing.pth'): "'nope' is not a desired network",
+    ('--subnets', ','): '--subnets is empty',
+}
+
+
+@pytest.mark.parametrize('bad', list(BAD_EVAL_ARGS), ids=lambda b: ' '.join(b))
+def test_eval_subnets_refuses_bad_arguments_before_any_work(short_run, tmp_path, capsys, bad):
+    """Each bad value ends the tool with exit status 2 and one ``error:`` line, before any
+    feature is extracted: no results file is written."""
     ckpt = os.path.join(short_run, 'iter_24.pth')
-    rc = eval_subnets.main([ckpt, '--config', CFG, '--subnets', 'r18_w1,bogus',
+    out_dir = tmp_path / 'eval'
+    rc = eval_subnets.main([ckpt, '--config', CFG, *bad, '--out-dir', str(out_dir),
                             '--cfg-options', f'train_dataloader.dataset.data_prefix={DATA}'])
-    assert rc == 1 and "unknown subnet 'bogus'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
+    assert BAD_EVAL_ARGS[bad] in err, err
+    assert not (out_dir / 'results.json').exists()
+
+
+def test_eval_subnets_missing_data_names_the_fix(short_run, tmp_path, capsys):
+    ckpt = os.path.join(short_run, 'iter_24.pth')
     rc = eval_subnets.main([ckpt, '--config', CFG, '--cfg-options',
                             f'train_dataloader.dataset.data_prefix={tmp_path}/nowhere'])
     err = capsys.readouterr().err
-    assert rc == 1 and 'nowhere' in err and 'prepare_fashion_mnist.py' in err
-    rc = eval_subnets.main([ckpt, '--config', CFG, '--train-subset', '0', '--cfg-options',
-                            f'train_dataloader.dataset.data_prefix={DATA}'])
-    assert rc == 1 and 'is empty' in capsys.readouterr().err
+    assert rc == 2 and 'nowhere' in err and 'prepare_fashion_mnist.py' in err
+
+
+def test_eval_subnets_debug_shows_the_traceback(short_run):
+    ckpt = os.path.join(short_run, 'iter_24.pth')
+    with pytest.raises(ValueError, match="unknown subnet 'bogus'"):
+        eval_subnets.main([ckpt, '--config', CFG, '--subnets', 'bogus', '--debug'])
+
+
+def test_eval_subnets_keeps_results_when_fine_tuning_fails(short_run, tmp_path, monkeypatch):
+    """The optional fine-tuning runs last; when it fails, the frozen-feature results measured
+    before are on disk."""
+    from dspnet_mm.apis import subnet_evaluation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('fine-tuning crashed')
+
+    monkeypatch.setattr(subnet_evaluation, 'finetune_top1', broken)
+    out_dir = tmp_path / 'semi'
+    with pytest.raises(RuntimeError, match='fine-tuning crashed'):
+        eval_subnets.main([os.path.join(short_run, 'iter_24.pth'), '--config', CFG,
+                           '--subnets', 'r18_w025', '--train-subset', '300', '--test-subset',
+                           '100', '--semi', '0.1', '--out-dir', str(out_dir), '--cfg-options',
+                           f'train_dataloader.dataset.data_prefix={DATA}'])
+    with open(out_dir / 'results.json') as f:
+        rows = json.load(f)
+    assert [r['name'] for r in rows] == ['r18_w025', 'raw pixels']
+    assert 10 < rows[0]['knn_top1'] <= 100
 
 
 def test_eval_subnets_semi_supervised_fine_tuning(short_run, tmp_path):

@@ -11,14 +11,12 @@ and records each run's wall time.
 Writes <out-dir>/fmnist_dspnet.{json,md} and fmnist_dspnet.png (accuracy vs FLOPs).
 """
 import argparse
-import json
 import os
-import sys
 
-from common import REPO, train
-
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import eval_subnets  # noqa: E402
+from dspnet_mm.apis.benchmark import REPO, train
+from dspnet_mm.apis.report import markdown_table, write_json, write_text
+from dspnet_mm.apis.subnet_evaluation import (EvalSettings, evaluate_subnets,
+                                              prepare_evaluation)
 
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
 BYOL_CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
@@ -35,16 +33,14 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     options = [f'train_dataloader.dataset.data_prefix={args.data}']
-    eval_args = ['--probe', args.probe,
-                 '--cfg-options', f'train_dataloader.dataset.data_prefix={args.data}']
+    settings = EvalSettings(probe=args.probe, random_init=True)
     subnets = None
     if args.quick:
         options += ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
                     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
                     'train_dataloader.dataset.indices=256']
         subnets = ['r18_w1', 'r18_w025']
-        eval_args = ['--train-subset', '500', '--test-subset', '200', '--linear-epochs', '10',
-                     '--subnets', ','.join(subnets)] + eval_args
+        settings.train_subset, settings.test_subset, settings.linear_epochs = 500, 200, 10
 
     runs = {}
     seconds, dspnet_ckpt = train(DSPNET_CFG, os.path.join(args.work_dir, 'dspnet'), options)
@@ -59,14 +55,9 @@ def main(argv=None):
         baselines[name] = ckpt
 
     eval_dir = os.path.join(args.work_dir, 'eval')
-    rc = eval_subnets.main([dspnet_ckpt, '--config', DSPNET_CFG, '--out-dir', eval_dir,
-                            '--random-init',
-                            *[f'--baseline={n}={c}' for n, c in baselines.items()],
-                            *eval_args])
-    if rc != 0:
-        raise RuntimeError('evaluation failed')
-    with open(os.path.join(eval_dir, 'results.json')) as f:
-        rows = json.load(f)
+    ev = prepare_evaluation(dspnet_ckpt, DSPNET_CFG, subnets, baselines, settings,
+                            {'train_dataloader.dataset.data_prefix': args.data})
+    rows = evaluate_subnets(ev, eval_dir)
     report = summarise(rows, runs, names, args.quick)
     write(report, args.out_dir, eval_dir)
     return report
@@ -94,24 +85,19 @@ def summarise(rows, runs, names, quick):
 
 
 def write(report, out_dir, eval_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, 'fmnist_dspnet.json'), 'w') as f:
-        json.dump(report, f, indent=1)
+    write_json(os.path.join(out_dir, 'fmnist_dspnet.json'), report)
     head = ['DN', 'widths', 'depths', 'MFLOPs', 'Mparams', 'k-NN DSPNet', 'k-NN alone',
             'diff', 'linear DSPNet', 'linear alone', 'diff', 'k-NN random weights']
-    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for r in report['table']:
-        lines.append('| ' + ' | '.join([
-            r['dn'], str(r['widths']), str(r['depths']), f"{r['flops'] / 1e6:.1f}",
-            f"{r['params'] / 1e6:.3f}", f"{r['dspnet_knn']:.2f}", f"{r['alone_knn']:.2f}",
-            f"{r['diff_knn']:+.2f}", f"{r['dspnet_linear']:.2f}", f"{r['alone_linear']:.2f}",
-            f"{r['diff_linear']:+.2f}", f"{r['random_init_knn']:.2f}"]) + ' |')
-    lines.append('')
+    lines = [markdown_table(head, [[
+        r['dn'], r['widths'], r['depths'], f"{r['flops'] / 1e6:.1f}",
+        f"{r['params'] / 1e6:.3f}", f"{r['dspnet_knn']:.2f}", f"{r['alone_knn']:.2f}",
+        f"{r['diff_knn']:+.2f}", f"{r['dspnet_linear']:.2f}", f"{r['alone_linear']:.2f}",
+        f"{r['diff_linear']:+.2f}", f"{r['random_init_knn']:.2f}"] for r in report['table']]),
+        '']
     lines.append(f"Wall time: DSPNet {report['wall_seconds']['DSPNet']:.0f} s; one-by-one BYOL "
                  f"total {report['one_by_one_total_seconds']:.0f} s; ratio "
                  f"{report['dspnet_over_one_by_one_time']:.3f}.")
-    with open(os.path.join(out_dir, 'fmnist_dspnet.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    write_text(os.path.join(out_dir, 'fmnist_dspnet.md'), '\n'.join(lines) + '\n')
     os.replace(os.path.join(eval_dir, 'accuracy_vs_flops.png'),
                os.path.join(out_dir, 'fmnist_dspnet.png'))
     print('\n'.join(lines))

@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from common import REPO
+from dspnet_mm.apis.benchmark import REPO
 
 from dspnet_mm.apis.evaluation import (ImageSet, knn_top1, linear_probe, linear_probe_top1,
                                        raw_pixels)

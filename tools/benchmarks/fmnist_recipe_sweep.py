@@ -12,16 +12,14 @@ the current one (twice the updates, the same images), ``800x128_lr5e-3`` and ``8
 import argparse
 import json
 import os
-import sys
 
-from common import REPO, train
+import torch
+from mmengine.config import Config
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import eval_subnets  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-
-from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1  # noqa: E402
+from dspnet_mm.apis import build_backbone
+from dspnet_mm.apis.benchmark import REPO, train
+from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1
+from dspnet_mm.apis.subnet_evaluation import load_baseline
 
 CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
 
@@ -70,8 +68,9 @@ def main(argv=None):
     xb, yb = bank.tensors()
     xq, yq = queries.tensors()
     torch.manual_seed(0)
-    random_net = eval_subnets.fixed_network(dict(cfg.model.backbone))
+    random_net = build_backbone(cfg.model.backbone)
     random_net.init_weights()
+    random_net.eval()
     result = dict(benchmark='fmnist_recipe_sweep', quick=args.quick, network='r18_w1',
                   train_images=len(bank), test_images=len(queries),
                   knn_raw_pixels=knn_top1(xb.flatten(1), yb, xq.flatten(1), yq),
@@ -82,7 +81,7 @@ def main(argv=None):
             options = [o for o in options if not o.startswith('train_cfg.max_iters')]
             options += ['train_cfg.max_iters=2']
         seconds, ckpt = train(CFG, os.path.join(args.work_dir, name), options)
-        net, _ = eval_subnets.load_baseline(ckpt)
+        net, _ = load_baseline(ckpt)
         result['variants'][name] = dict(knn=knn(net), train_seconds=round(seconds, 1),
                                         options=VARIANTS[name])
     return result

@@ -16,7 +16,7 @@ import json
 import sys
 
 import torch
-from common import interleaved, machine, median_ms, ratio_stats
+from dspnet_mm.apis.benchmark import interleaved, machine, median_ms, ratio_stats
 
 from dspnet_mm.models import GatedResNet
 

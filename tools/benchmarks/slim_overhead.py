@@ -6,10 +6,13 @@ of the R50 family. The plain network is the limit (ratio 1.0).
 """
 import argparse
 import json
+import sys
 
 import torch
 
-from common import interleaved, machine, median_ms, ratio_stats
+from dspnet_mm.apis import cli
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, machine,
+                                      median_ms, ratio_stats, resolve_device)
 from dspnet_mm.models import SlimmableResNet
 
 SUBNETS = dict(r50_w1=dict(widths=1.0), r50_w075=dict(widths=0.75),
@@ -23,25 +26,29 @@ def main(argv=None):
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--size', type=int, default=96)
     p.add_argument('--repeats', type=int, default=7)
+    add_device_arguments(p)
     args = p.parse_args(argv)
+    for name in ('batch', 'size', 'repeats'):
+        cli.positive(f'--{name}', getattr(args, name), allow_none=False)
+    device = resolve_device(args.device)
     if args.quick:
         args.batch, args.size, args.repeats = 2, 32, 2
     torch.manual_seed(0)
-    supernet = SlimmableResNet(50, subnets=SUBNETS)
-    x = torch.randn(args.batch, 3, args.size, args.size)
+    supernet = SlimmableResNet(50, subnets=SUBNETS).to(device)
+    x = torch.randn(args.batch, 3, args.size, args.size).to(device)
     result = dict(benchmark='slim_overhead', batch=args.batch, size=args.size,
-                  repeats=args.repeats, machine=machine(), subnets={})
+                  repeats=args.repeats, amp=args.amp, machine=machine(device), subnets={})
     for name in SUBNETS:
         cfg = supernet.fixed_config(name)
         cfg.pop('type')
-        plain = SlimmableResNet(**cfg)
+        plain = SlimmableResNet(**cfg).to(device)
         plain.load_state_dict(supernet.subnet_state_dict(name))
         supernet.set_subnet(name)
 
         def eval_fn(net):
             def run():
                 net.eval()
-                with torch.no_grad():
+                with torch.no_grad(), autocast(device, args.amp):
                     net(x)
             return run
 
@@ -49,12 +56,15 @@ def main(argv=None):
             def run():
                 net.train()
                 net.zero_grad(set_to_none=True)
-                net(x)[0].mean().backward()
+                with autocast(device, args.amp):
+                    out = net(x)[0].float().mean()
+                out.backward()
             return run
 
-        ev = interleaved(dict(supernet=eval_fn(supernet), plain=eval_fn(plain)), args.repeats)
+        ev = interleaved(dict(supernet=eval_fn(supernet), plain=eval_fn(plain)), args.repeats,
+                         device=device)
         tr = interleaved(dict(supernet=train_fn(supernet), plain=train_fn(plain)),
-                         args.repeats)
+                         args.repeats, device=device)
         result['subnets'][name] = dict(
             eval_ratio=ratio_stats(ev['supernet'], ev['plain']),
             train_ratio=ratio_stats(tr['supernet'], tr['plain']),
@@ -66,4 +76,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))

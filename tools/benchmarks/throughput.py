@@ -6,11 +6,14 @@ input, so users can plan compute.
 """
 import argparse
 import json
+import sys
 import os
 
 import torch
 
-from common import build_model, fake_views, interleaved, machine, median_ms
+from dspnet_mm.apis import cli
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, build_model, fake_views,
+                                      interleaved, machine, median_ms, resolve_device)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = dict(DSPNet='dspnet_r18_fmnist.py', BYOL='byol_r18_fmnist.py',
@@ -22,20 +25,29 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true')
     p.add_argument('--batch', type=int, default=128)
     p.add_argument('--repeats', type=int, default=5)
+    add_device_arguments(p)
     args = p.parse_args(argv)
+    for name in ('batch', 'repeats'):
+        cli.positive(f'--{name}', getattr(args, name), allow_none=False)
+    device = resolve_device(args.device)
     if args.quick:
         args.batch, args.repeats = 8, 2
     torch.manual_seed(0)
-    data = fake_views(args.batch)
+    data = fake_views(args.batch, device=device)
+    def step(model, optim):
+        with autocast(device, args.amp):
+            model.train_step(data, optim)
+
     steps = {}
     for name, cfg_name in CONFIGS.items():
         path = os.path.join(REPO, 'configs', cfg_name)
         if os.path.exists(path):
-            model, optim = build_model(path)
-            steps[name] = (lambda m, o: lambda: m.train_step(data, o))(model, optim)
-    times = interleaved(steps, args.repeats)
+            model, optim = build_model(path, device)
+            steps[name] = (lambda m, o: lambda: step(m, o))(model, optim)
+    times = interleaved(steps, args.repeats, device=device)
     result = dict(benchmark='throughput', batch=args.batch, repeats=args.repeats,
-                  input='2 views of 1x28x28 (Fashion-MNIST configs)', machine=machine(),
+                  amp=args.amp, input='2 views of 1x28x28 (Fashion-MNIST configs)',
+                  machine=machine(device),
                   step_ms={k: median_ms(v) for k, v in times.items()},
                   images_per_s={k: round(args.batch / (median_ms(v) / 1000), 1)
                                 for k, v in times.items()})
@@ -44,4 +56,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))

@@ -8,15 +8,18 @@ import argparse
 import copy
 import json
 import os
+import sys
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from mmselfsup.registry import MODELS
 
-from common import build_model, fake_views, interleaved, machine, median_ms, ratio_stats
+from dspnet_mm.apis import cli
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, build_model, fake_views,
+                                      interleaved, machine, median_ms, ratio_stats,
+                                      resolve_device)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
@@ -36,12 +39,8 @@ class IdealStep(nn.Module):
     def __init__(self, dspnet, names):
         super().__init__()
         sup = dspnet.backbone
-        nets = {}
-        for n in names:
-            cfg = sup.fixed_config(n)
-            cfg.pop('type')
-            nets[n] = MODELS.build(dict(type='SlimmableResNet', **cfg))
-        self.nets = nn.ModuleDict(nets)
+        # plain networks of the DNs' shapes (their weights do not matter for timing)
+        self.nets = nn.ModuleDict({n: sup.export(n, weights=False).train() for n in names})
         self.necks = nn.ModuleDict({n: copy.deepcopy(dspnet.neck) for n in names})
         self.heads = nn.ModuleDict({n: dspnet.head_of(n) for n in names})
         self.target = copy.deepcopy(dspnet.target_net.module)
@@ -63,32 +62,45 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true')
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--repeats', type=int, default=5)
+    add_device_arguments(p)
     args = p.parse_args(argv)
+    for name in ('batch', 'repeats'):
+        cli.positive(f'--{name}', getattr(args, name), allow_none=False)
+    device = resolve_device(args.device)
     if args.quick:
         args.batch, args.repeats = 8, 2
     torch.manual_seed(0)
-    data = fake_views(args.batch)
-    result = dict(benchmark='train_cost', batch=args.batch, repeats=args.repeats,
-                  input='1x28x28 (Fashion-MNIST family, R18 base width 16)', machine=machine(),
-                  dn_sets={})
+    data = fake_views(args.batch, device=device)
+    result = dict(benchmark='train_cost', batch=args.batch, repeats=args.repeats, amp=args.amp,
+                  input='1x28x28 (Fashion-MNIST family, R18 base width 16)',
+                  machine=machine(device), dn_sets={})
+
+    def amp(fn):
+        def run():
+            with autocast(device, args.amp):
+                fn()
+        return run
+
     for num_dns, subnets in DN_SETS.items():
-        dspnet, d_optim = build_model(DSPNET_CFG, backbone=dict(subnets=subnets))
+        dspnet, d_optim = build_model(DSPNET_CFG, device, backbone=dict(subnets=subnets))
         names = dspnet.dn_names
         sampled = [names[0], names[-1], *names[1:3]]  # sandwich + num_random=2
         dspnet.sampler.sample = lambda: list(sampled)
-        ideal = IdealStep(dspnet, sampled)
+        ideal = IdealStep(dspnet, sampled).to(device)
         with DefaultScope.overwrite_default_scope('mmselfsup'):
             i_optim = build_optim_wrapper(ideal, Config.fromfile(DSPNET_CFG).optim_wrapper)
         views = dspnet.data_preprocessor(data, True)[0]
-        byols = [build_model(BYOL_CFG, backbone=dict(subnets=subnets, subnet=n)) for n in names]
+        byols = [build_model(BYOL_CFG, device, backbone=dict(subnets=subnets, subnet=n))
+                 for n in names]
 
         def one_by_one():
             for model, optim in byols:
                 model.train_step(data, optim)
 
-        times = interleaved(dict(dspnet=lambda: dspnet.train_step(data, d_optim),
-                                 one_by_one=one_by_one,
-                                 ideal=lambda: ideal.step(views, i_optim)), args.repeats)
+        times = interleaved(dict(dspnet=amp(lambda: dspnet.train_step(data, d_optim)),
+                                 one_by_one=amp(one_by_one),
+                                 ideal=amp(lambda: ideal.step(views, i_optim))), args.repeats,
+                            device=device)
         result['dn_sets'][num_dns] = dict(
             sampled_per_iteration=sampled,
             ms=dict(dspnet=median_ms(times['dspnet']), one_by_one=median_ms(times['one_by_one']),
@@ -101,4 +113,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))

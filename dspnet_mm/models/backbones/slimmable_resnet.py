@@ -50,7 +50,9 @@ class SlimmableResNet(ResNetSkeleton):
         private_bn: give every named DN its own BN (default); otherwise all share the full BN.
         norm_cfg: ``dict(type='BN'|'SyncBN', ...)``.
         Other arguments as in :class:`ResNetSkeleton` (mmcls ``ResNet`` conventions,
-        ``out_indices`` counted from the first stage).
+        ``out_indices`` counted from the first stage). The other keyword arguments of mmdet /
+        mmseg / mmcls ``ResNet`` are accepted too, so swapping only ``type`` in an upstream
+        config works (see :func:`check_upstream_resnet_kwargs`).
     """
 
     def __init__(self, depth: int, subnets: Optional[Mapping[str, Mapping]] = None,
@@ -59,7 +61,9 @@ class SlimmableResNet(ResNetSkeleton):
                  dilations=(1, 1, 1, 1), out_indices=(3, ), style='pytorch',
                  small_input: bool = False, frozen_stages: int = -1,
                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval: bool = False,
-                 zero_init_residual: bool = False, init_cfg=None):
+                 zero_init_residual: bool = False, init_cfg=None,
+                 contract_dilation: bool = False, **upstream):
+        init_cfg = check_upstream_resnet_kwargs(upstream, init_cfg, type(self).__name__)
         block, max_depths = arch_of(depth)
         self.max_depths = tuple(max_depths)
         self.arch = dict(depth=depth, in_channels=in_channels, stem_channels=stem_channels,
@@ -91,7 +95,7 @@ class SlimmableResNet(ResNetSkeleton):
                              "supports 'BN' and 'SyncBN'")
         super().__init__(depth, self.channels_of(spec), spec.depths, in_channels, strides,
                          dilations, out_indices, style, small_input, frozen_stages, norm_eval,
-                         zero_init_residual, init_cfg)
+                         zero_init_residual, init_cfg, contract_dilation=contract_dilation)
         self._active_spec, self._active_key = spec, None
         if not self.is_fixed:
             self._activate(self.full_spec, None)
@@ -201,6 +205,61 @@ class SlimmableResNet(ResNetSkeleton):
         with torch.device('meta'):
             shapes = {k: v.shape for k, v in SlimmableResNet(**cfg).state_dict().items()}
         return slice_supernet_state_dict(self.state_dict(), shapes, key)
+
+    def export(self, subnet: SubnetLike, weights: bool = True) -> 'SlimmableResNet':
+        """The plain (fixed-mode) network of a DN, in eval mode: with the supernet's sliced
+        weights and that DN's BN (``weights=True``), or freshly initialised."""
+        cfg = self.fixed_config(subnet)
+        cfg.pop('type')
+        net = SlimmableResNet(**cfg)
+        if weights:
+            net.load_state_dict(self.subnet_state_dict(subnet), strict=True)
+        else:
+            net.init_weights()
+        return net.eval()
+
+
+# keyword arguments of mmdet / mmseg / mmcls ``ResNet`` that this network does not implement:
+# the value that means "off" (what upstream configs give when they do not use the feature)
+_UPSTREAM_OFF = dict(num_stages=4, deep_stem=False, avg_down=False, with_cp=False,
+                     conv_cfg=None, dcn=None, plugins=None, multi_grid=None, expansion=None,
+                     drop_path_rate=0.0)
+
+
+def check_upstream_resnet_kwargs(upstream: Mapping, init_cfg, owner: str):
+    """Accept the extra arguments of an upstream ``ResNet`` config when they ask for nothing
+    this network lacks; refuse the others by name. ``pretrained='path'`` (mmdet/mmseg's old
+    form, which mmseg's segmentors still pass down) becomes ``init_cfg=Pretrained``. Returns
+    the ``init_cfg`` to use."""
+    upstream = dict(upstream)
+    pretrained = upstream.pop('pretrained', None)
+    stage_with_dcn = upstream.pop('stage_with_dcn', None)
+    if stage_with_dcn is not None and any(stage_with_dcn):
+        raise ValueError(f'{owner}: stage_with_dcn={tuple(stage_with_dcn)} asks for deformable '
+                         'convolutions, which the pretrained network does not have')
+    for key, value in upstream.items():
+        if key not in _UPSTREAM_OFF:
+            raise TypeError(f'{owner} got an unexpected keyword argument {key!r}')
+        off = _UPSTREAM_OFF[key]
+        if value != off and not (value in (None, []) and off is None):
+            why = {'num_stages': 'the four stages of the pretrained network are all kept '
+                                 '(a C4 detector uses dspnet_mm.SlimmableResNetTrunk)',
+                   'deep_stem': "the pretrained network has the plain 7x7 stem, not "
+                                "ResNetV1c's deep stem",
+                   'avg_down': 'the pretrained shortcuts are strided 1x1 convs, not '
+                               'average-pooled (ResNetV1d)',
+                   'conv_cfg': 'the pretrained convs are plain Conv2d'}.get(
+                       key, 'the pretrained network has no such feature')
+            raise ValueError(f'{owner}: {key}={value!r} is not supported ({why}); remove it '
+                             f'or set {key}={off!r}')
+    if isinstance(pretrained, str):
+        if init_cfg is not None:
+            raise ValueError(f'{owner}: give pretrained={pretrained!r} or init_cfg, not both')
+        init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+    elif pretrained is not None:
+        raise TypeError(f'{owner}: pretrained must be a checkpoint path or None, got '
+                        f'{pretrained!r}')
+    return init_cfg
 
 
 @functools.lru_cache(maxsize=256)

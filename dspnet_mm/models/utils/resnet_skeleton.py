@@ -111,12 +111,15 @@ class ResNetSkeleton(BaseModule):
         stem_padding: padding of the stem conv; None keeps the standard one (1 for the 3x3
             ``small_input`` stem, 3 for the 7x7 stem). solo-learn's CIFAR ResNet pads its 3x3
             stem by 2 (32x32 -> 34x34 maps).
+        contract_dilation: the first block of a dilated stage uses half the dilation
+            (mmseg's ``ResNetV1c`` default; the weights are the same, only the sampling).
     """
 
     def __init__(self, depth: int, channels: ResNetChannels, stage_blocks: Sequence[int],
                  in_channels: int = 3, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
                  out_indices=(3, ), style='pytorch', small_input=False, frozen_stages=-1,
-                 norm_eval=False, zero_init_residual=False, init_cfg=None, stem_padding=None):
+                 norm_eval=False, zero_init_residual=False, init_cfg=None, stem_padding=None,
+                 contract_dilation=False):
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer=['Conv2d']),
                         dict(type='Constant', val=1, layer=['_BatchNorm'])]
@@ -160,7 +163,9 @@ class ResNetSkeleton(BaseModule):
                 blocks.append(self.make_block(
                     self.block, stage=i, block=j, in_channels=prev, mid_channels=mid,
                     out_channels=out, stride=strides[i] if j == 0 else 1,
-                    dilation=dilations[i], style=style, conv=self.make_conv,
+                    dilation=(dilations[i] // 2 if contract_dilation and j == 0
+                              and dilations[i] > 1 else dilations[i]),
+                    style=style, conv=self.make_conv,
                     norm=lambda c, role, i=i, j=j: self.make_norm(c, role, stage=i, block=j)))
                 prev = out
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))

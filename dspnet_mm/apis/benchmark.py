@@ -1,0 +1,138 @@
+"""Timing protocol shared by the scripts in ``tools/benchmarks``: warm-up, then interleaved
+repeats (A B A B ...), reporting the median ratio and its spread, with the machine facts."""
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, Optional
+
+import torch
+from mmengine.logging import MMLogger
+
+# benchmarks print one JSON object: keep mmengine's build-time warnings out of stdout
+MMLogger.get_instance('dspnet_mm_benchmark', log_level='ERROR')
+
+
+# the source checkout (the package is installed in development mode)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def train(config: str, work_dir: str, options) -> tuple:
+    """Run ``tools/train.py config`` with ``--cfg-options options``; return (wall seconds,
+    path of the final checkpoint)."""
+    cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config,
+           '--work-dir', work_dir, '--cfg-options', *options]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f'training failed: {" ".join(cmd)}\n{out.stderr[-3000:]}')
+    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
+        return seconds, f.read().strip()
+
+
+def fake_views(batch: int, shape=(1, 28, 28), device='cpu') -> Dict:
+    """A data batch as mmselfsup's data loader gives it: two views of ``batch`` images."""
+    from mmselfsup.structures import SelfSupDataSample
+    return dict(inputs=[torch.randn(batch, *shape, device=device) * 50 + 70 for _ in range(2)],
+                data_samples=[SelfSupDataSample() for _ in range(batch)])
+
+
+def build_model(cfg_path: str, device='cpu', **model_overrides):
+    """(model in train mode on ``device``, optimizer wrapper) of a pretraining config; dict
+    overrides are merged into ``model.<key>``."""
+    from mmengine.config import Config
+    from mmengine.logging import MessageHub
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from mmselfsup.registry import MODELS
+    MessageHub.get_instance('dspnet_mm_benchmark').update_info('max_iters', 10_000)
+    cfg = Config.fromfile(cfg_path)
+    for k, v in model_overrides.items():
+        cfg.model[k] = v if not isinstance(v, dict) else {**cfg.model.get(k, {}), **v}
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        model = MODELS.build(cfg.model).to(device)
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    return model, optim
+
+
+def add_device_arguments(parser, amp: bool = True):
+    """``--device`` (and ``--amp``) of every timing benchmark."""
+    parser.add_argument('--device', default='cpu',
+                        help="where to time: 'cpu' (default), 'cuda' or 'cuda:N'")
+    if amp:
+        parser.add_argument('--amp', action='store_true',
+                            help='bf16 autocast (the mixed precision of tools/train.py --amp)')
+
+
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, refused with one clear error when it is not usable here."""
+    from .cli import UsageError
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"--device {name!r} is not a device; use 'cpu' or 'cuda[:N]'") \
+            from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise UsageError(f'--device {name!r}: this machine has no CUDA GPU; use --device cpu')
+    if device.type not in ('cpu', 'cuda'):
+        raise UsageError(f"--device {name!r}: only 'cpu' and 'cuda' are supported")
+    return device
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on ``device`` (a no-op context when not ``enabled``)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def synchronize(device: Optional[torch.device]):
+    """Wait for queued GPU work, so a timer measures it (CUDA runs asynchronously)."""
+    if device is not None and device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def machine(device: Optional[torch.device] = None) -> Dict:
+    device = device or torch.device('cpu')
+    info = dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                cpus=os.cpu_count(), processor=platform.processor() or platform.machine(),
+                python=platform.python_version(), device=str(device))
+    if device.type == 'cuda':
+        info['device_name'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def timed(fn: Callable, device: Optional[torch.device] = None) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def interleaved(fns: Dict[str, Callable], repeats: int, warmup: int = 2,
+                device: Optional[torch.device] = None) -> Dict[str, list]:
+    """Seconds of each callable over ``repeats`` rounds; in every round each callable runs
+    once, in the given order, so drifts of a noisy machine hit all of them alike. On a GPU
+    each timing waits for the work it queued."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            times[k].append(timed(fn, device))
+    return times
+
+
+def ratio_stats(num: list, den: list) -> Dict:
+    """Median, min and max of the per-round ratios num[i] / den[i]."""
+    ratios = [a / b for a, b in zip(num, den)]
+    return dict(median=round(statistics.median(ratios), 4), min=round(min(ratios), 4),
+                max=round(max(ratios), 4))
+
+
+def median_ms(times: list) -> float:
+    return round(1000 * statistics.median(times), 3)
