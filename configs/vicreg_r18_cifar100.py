@@ -6,7 +6,7 @@ _base_ = [
     '_base_/datasets/vicreg_cifar100.py',
     '_base_/schedules/vicreg_lars_500e.py',
 ]
-custom_imports = dict(imports=['dspnet_mm', 'dspnet_mm.models.backbones.resnet_cifar'],
+custom_imports = dict(imports=['dspnet_mm'],
                       allow_failed_imports=False)
 # solo-learn's CIFAR ResNet-18 (3x3 stride-1 stem padded by 2, no max-pool), as the gated configs
 model = dict(data_preprocessor={{_base_.data_preprocessor}},

@@ -111,7 +111,7 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
         state_dict = {k: v for k, v in state_dict.items()
                       if '.gate.' not in k and '.subnet_bns.' not in k}
         backbone = dict(type='dspnet_mm.SlimmableResNet', **arch,
-                        small_input=net.small_input,
+                        small_input=net.small_input, stem_padding=net.conv1.padding[0],
                         subnets=dict(dense=dict(widths=1.0)), subnet='dense')
         stock = None if net.small_input else arch
     else:

@@ -160,3 +160,30 @@ def test_fcn_d8_with_dense_network_in_stock_resnet(gating, voc_root, tmp_path):
                                                    'layer4.1.conv1.weight')})
     check_run(rec, gating['dense'])
     assert type(rec.model_backbone).__module__.startswith('mmseg')
+
+
+def test_dense_export_keeps_the_reference_cifar_stem(tmp_path):
+    """The reference recipe's CIFAR stem is padded by 2 (maps 34/17/9/5): the dense export
+    must compute the same function, not a padding-1 network with the same weights."""
+    from mmengine.config import Config
+
+    from conftest import randomize_bn
+    cfg = dict(type='GatedResNet', depth=18, small_input=True, stem_padding=2,
+               stem_channels=16, base_channels=16, dual_bn=True, dual_bn_shortcut=False,
+               out_indices=(3, ))
+    torch.manual_seed(0)
+    net = MODELS.build(dict(cfg, type='dspnet_mm.GatedResNet')).eval()
+    randomize_bn(net)
+    path = tmp_path / 'gating.pth'
+    text = Config(dict(model=dict(type='VICRegDualGating', backbone=cfg))).pretty_text
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in net.state_dict().items()},
+                    meta=dict(cfg=text)), path)
+    dense = export_branch(str(path), 'dense')
+    assert dense['meta']['backbone']['stem_padding'] == 2
+    plain = MODELS.build(dense['meta']['backbone'])
+    plain.load_state_dict(dense['state_dict'], strict=True)
+    plain.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x)[-1], net(x, gated=False)[-1])
+        assert plain(x)[-1].shape[-1] == 5  # 34 -> 17 -> 9 -> 5

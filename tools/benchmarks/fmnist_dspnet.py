@@ -12,7 +12,9 @@ Writes <out-dir>/fmnist_dspnet.{json,md} and fmnist_dspnet.png (accuracy vs FLOP
 """
 import argparse
 import os
+import sys
 
+from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import REPO, train
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
 from dspnet_mm.apis.subnet_evaluation import (EvalSettings, evaluate_subnets,
@@ -104,4 +106,4 @@ def write(report, out_dir, eval_dir):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))

@@ -11,8 +11,10 @@ split. A pretrained network that does not beat these numbers has learnt nothing 
 import argparse
 import json
 import os
+import sys
 import time
 
+from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import REPO
 
 from dspnet_mm.apis.evaluation import (ImageSet, knn_top1, linear_probe, linear_probe_top1,
@@ -54,4 +56,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))

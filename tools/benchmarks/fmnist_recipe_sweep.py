@@ -12,11 +12,12 @@ the current one (twice the updates, the same images), ``800x128_lr5e-3`` and ``8
 import argparse
 import json
 import os
+import sys
 
 import torch
 from mmengine.config import Config
 
-from dspnet_mm.apis import build_backbone
+from dspnet_mm.apis import build_backbone, cli
 from dspnet_mm.apis.benchmark import REPO, train
 from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1
 from dspnet_mm.apis.subnet_evaluation import load_baseline
@@ -88,4 +89,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    print(json.dumps(main(), indent=1))
+    sys.exit(cli.script(lambda argv: print(json.dumps(main(argv), indent=1))))

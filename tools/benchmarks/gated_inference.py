@@ -16,6 +16,8 @@ import json
 import sys
 
 import torch
+
+from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import interleaved, machine, median_ms, ratio_stats
 
 from dspnet_mm.models import GatedResNet
@@ -93,5 +95,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    print(json.dumps(main(), indent=1))
-    sys.exit(0)
+    sys.exit(cli.script(lambda argv: print(json.dumps(main(argv), indent=1))))

@@ -7,3 +7,6 @@ __all__ += ['GatedResNet', 'GatedBasicBlock', 'GatedBottleneck']
 from .slimmable_resnet_c4 import SlimmableResNetTrunk, SubnetResLayer  # noqa: E402
 
 __all__ += ['SlimmableResNetTrunk', 'SubnetResLayer']
+from .resnet_cifar import ResNetCIFAR  # noqa: E402
+
+__all__ += ['ResNetCIFAR']

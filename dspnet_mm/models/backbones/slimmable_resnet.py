@@ -62,13 +62,16 @@ class SlimmableResNet(ResNetSkeleton):
                  small_input: bool = False, frozen_stages: int = -1,
                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval: bool = False,
                  zero_init_residual: bool = False, init_cfg=None,
-                 contract_dilation: bool = False, **upstream):
+                 contract_dilation: bool = False, stem_padding: Optional[int] = None,
+                 **upstream):
         init_cfg = check_upstream_resnet_kwargs(upstream, init_cfg, type(self).__name__)
         block, max_depths = arch_of(depth)
         self.max_depths = tuple(max_depths)
         self.arch = dict(depth=depth, in_channels=in_channels, stem_channels=stem_channels,
                          base_channels=base_channels, strides=tuple(strides),
                          dilations=tuple(dilations), style=style, small_input=small_input)
+        if stem_padding is not None:  # only when set, so older configs and metadata match
+            self.arch['stem_padding'] = stem_padding
         self.norm_cfg = dict(norm_cfg)
         self.full_spec = SubnetSpec((1.0, ) * 4, self.max_depths)
         self.subnets: Dict[str, SubnetSpec] = {}
@@ -95,7 +98,8 @@ class SlimmableResNet(ResNetSkeleton):
                              "supports 'BN' and 'SyncBN'")
         super().__init__(depth, self.channels_of(spec), spec.depths, in_channels, strides,
                          dilations, out_indices, style, small_input, frozen_stages, norm_eval,
-                         zero_init_residual, init_cfg, contract_dilation=contract_dilation)
+                         zero_init_residual, init_cfg, contract_dilation=contract_dilation,
+                         stem_padding=stem_padding)
         self._active_spec, self._active_key = spec, None
         if not self.is_fixed:
             self._activate(self.full_spec, None)
