@@ -16,29 +16,25 @@ embeddings of the same images (the paper's Figure 2; ``umap`` needs ``pip instal
 ``--benchmark`` batch-1 latency of the gated branch computed sparsely vs as dense x mask.
 Everything is also written to ``results.json`` in ``--out-dir``.
 """
-import argparse
-import json
 import os
 import sys
-import time
-from typing import Dict
 
-import torch
-import torch.nn.functional as F
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 
 import dspnet_mm  # noqa: F401  (registers our modules)
-from dspnet_mm.apis import load_checkpoint_safely
+from dspnet_mm.apis import cli
 from dspnet_mm.apis.evaluation import ImageSet, knn_top1
-from dspnet_mm.models import GatedResNet
-from dspnet_mm.models.utils.gated_flops import FLOPS_CONVENTIONS
-from dspnet_mm.registry import MODELS
+from dspnet_mm.apis.gating_analysis import (benchmark, features, gated_statistics,
+                                            load_gated_backbone, plot_density,
+                                            plot_embeddings, report)
+from dspnet_mm.apis.report import write_json
 
+POSITIVE = ('num_images', 'batch_size', 'knn_train', 'knn_test', 'knn_k', 'embedding_images',
+            'benchmark_images', 'benchmark_threads')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='FLOPs kept, channel density, k-NN and embeddings '
+    p = cli.ArgumentParser(description='FLOPs kept, channel density, k-NN and embeddings '
                                 'of a gated checkpoint')
     p.add_argument('checkpoint', help='a training checkpoint (mmengine) of a gated algorithm')
     p.add_argument('--config', required=True, help='the config it was trained with')
@@ -64,150 +60,17 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_gated_backbone(checkpoint: str, cfg: Config) -> GatedResNet:
-    """The checkpoint's GatedResNet (``backbone.*`` keys), in eval mode."""
-    backbone_cfg = dict(cfg.model.backbone)
-    backbone_cfg.pop('init_cfg', None)
-    with DefaultScope.overwrite_default_scope('mmselfsup'):
-        backbone = MODELS.build(backbone_cfg)
-    if not isinstance(backbone, GatedResNet):
-        raise TypeError(f'{checkpoint}: the config\'s backbone is a '
-                        f'{type(backbone).__name__}; analyze_gating needs a GatedResNet')
-    state = load_checkpoint_safely(checkpoint)
-    state = state.get('state_dict', state)
-    own = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
-    if not own:
-        raise KeyError(f'{checkpoint} has no backbone.* weights')
-    backbone.load_state_dict(own, strict=True)
-    return backbone.eval()
-
-
-def flops_summary(table, per_image: torch.Tensor) -> Dict:
-    """MFLOPs of the dense network and the gates, mean gated MFLOPs, kept and "FLOPs R." (the
-    reference's ``flops_per`` / ``1 - flops_per``: mean F_real over the images / F_full)."""
-    kept = per_image / table.dense
-    return dict(dense_mflops=table.dense / 1e6, gate_mflops=table.gates / 1e6,
-                gated_mflops=per_image.mean().item() / 1e6, flops_kept=kept.mean().item(),
-                flops_kept_std=kept.std().item(), flops_reduction=1 - kept.mean().item())
-
-
-@torch.no_grad()
-def gated_statistics(backbone: GatedResNet, images: ImageSet, batch_size: int) -> Dict:
-    """FLOPs of the gated branch per image in both counts (the reference's at the top level,
-    mmengine's under ``mmengine_count``) and the per-block mean channel density."""
-    per_image = {c: [] for c in FLOPS_CONVENTIONS}
-    density_sum, count, shape = None, 0, None
-    for x, _ in images.batches(batch_size):
-        shape = tuple(x.shape[1:])
-        _, masks = backbone.forward_gated(x)
-        for c in FLOPS_CONVENTIONS:
-            per_image[c].append(backbone.flops(shape, c).per_image(masks))
-        sums = torch.stack([m.double().mean(1).sum() for m in masks])
-        density_sum = sums if density_sum is None else density_sum + sums
-        count += x.size(0)
-    names = [f'layer{i + 1}.{j}' for i, name in enumerate(backbone.res_layers)
-             for j in range(len(getattr(backbone, name)))]
-    out = dict(images=count, input_shape=list(shape), flops_convention='reference')
-    out.update(flops_summary(backbone.flops(shape, 'reference'),
-                             torch.cat(per_image['reference'])))
-    out['mmengine_count'] = flops_summary(backbone.flops(shape, 'mmengine'),
-                                          torch.cat(per_image['mmengine']))
-    out['density'] = {n: d.item() / count for n, d in zip(names, density_sum)}
-    return out
-
-
-@torch.no_grad()
-def features(backbone: GatedResNet, images: ImageSet, batch_size: int):
-    """Global-average-pooled last-stage features of both branches (N, C) and labels (N,)."""
-    dense, gated, labels = [], [], []
-    for x, y in images.batches(batch_size):
-        dense.append(F.adaptive_avg_pool2d(backbone(x, gated=False)[-1], 1).flatten(1))
-        gated.append(F.adaptive_avg_pool2d(backbone(x, gated=True)[-1], 1).flatten(1))
-        labels.append(y)
-    return torch.cat(dense), torch.cat(gated), torch.cat(labels)
-
-
-@torch.no_grad()
-def benchmark(backbone: GatedResNet, images: ImageSet, n: int, threads: int = 1
-              ) -> Dict[str, float]:
-    """Median batch-1 latency (ms) of the dense branch and of the gated branch computed
-    sparsely and as dense x mask, over the first ``n`` images; the three variants alternate
-    image by image (same machine load), after 2 warm-up images."""
-    xs = [x[i:i + 1] for x, _ in images.batches(n) for i in range(len(x))][:n]
-    variants = dict(dense=(False, False), gated_masked=(True, False), gated_sparse=(True, True))
-    times = {name: [] for name in variants}
-    saved_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        for i, x in enumerate(xs[:2] + xs):
-            for name, (gated, sparse) in variants.items():
-                backbone.set_sparse_inference(sparse)
-                t = time.perf_counter()
-                backbone(x, gated=gated)
-                if i >= 2:
-                    times[name].append(time.perf_counter() - t)
-    finally:
-        torch.set_num_threads(saved_threads)
-        backbone.set_sparse_inference(True)
-    result = {f'{k}_ms': 1000 * sorted(v)[len(v) // 2] for k, v in times.items()}
-    result['speedup_sparse_vs_masked'] = result['gated_masked_ms'] / result['gated_sparse_ms']
-    result['threads'] = threads
-    return result
-
-
-def plot_density(density: Dict[str, float], t_d, path: str):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(density)), 3.5))
-    ax.bar(range(len(density)), list(density.values()), color='tab:blue')
-    if t_d is not None:
-        ax.axhline(t_d, color='tab:red', linestyle='--', label=f't_d = {t_d}')
-        ax.legend()
-    ax.set_xticks(range(len(density)))
-    ax.set_xticklabels(list(density), rotation=60, ha='right', fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel('mean channel density')
-    ax.set_title('Gated branch: fraction of middle channels computed per block')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_embeddings(dense, gated, labels, method: str, path: str):
-    """2-D map of the dense and gated embeddings of the same images, fitted jointly."""
-    both = F.normalize(torch.cat([dense, gated]), dim=1).numpy()
-    if method == 'umap':
-        try:
-            import umap
-        except ImportError as e:
-            raise ImportError('--embedding-plot umap needs umap-learn: pip install umap-learn '
-                              '(or use --embedding-plot pca)') from e
-        xy = umap.UMAP(n_components=2, random_state=0).fit_transform(both)
-    else:
-        from sklearn.decomposition import PCA
-        xy = PCA(n_components=2, random_state=0).fit_transform(both)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    n = len(dense)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
-    for ax, (name, part) in zip(axes, [('dense', xy[:n]), ('gated', xy[n:])]):
-        ax.scatter(part[:, 0], part[:, 1], c=labels.numpy(), cmap='tab10', s=4)
-        ax.set_title(f'{name} branch ({method.upper()})')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def work(args) -> int:
+    for name in POSITIVE:  # every value is checked before any image is read
+        cli.positive(f"--{name.replace('_', '-')}", getattr(args, name))
+    cli.existing_file('checkpoint', args.checkpoint)
+    cli.existing_file('--config', args.config)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
                                            'gating_analysis')
-    os.makedirs(out_dir, exist_ok=True)
+    cli.writable_dir('--out-dir', out_dir)
     backbone = load_gated_backbone(args.checkpoint, cfg)
     t_d = cfg.model.get('sparsity_loss', {}).get('t_d')
 
@@ -236,38 +99,14 @@ def main(argv=None) -> int:
         results['latency_batch1'] = benchmark(backbone, images, args.benchmark_images,
                                               args.benchmark_threads)
 
-    with open(os.path.join(out_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
+    write_json(os.path.join(out_dir, 'results.json'), results)
     print(report(results))
     print(f'wrote {out_dir}/results.json and channel_density.png')
     return 0
 
 
-def report(r: Dict) -> str:
-    lines = [f"{r['split']} split, {r['images']} images of shape {r['input_shape']}, "
-             f"t_d = {r['t_d']}",
-             f"dense network: {r['dense_mflops']:.2f} MFLOPs; gated branch: "
-             f"{r['gated_mflops']:.2f} MFLOPs per image on average (gates "
-             f"{r['gate_mflops']:.3f}); conv multiply-accumulates, counted as the reference",
-             f"FLOPs kept: {100 * r['flops_kept']:.1f}% (std {100 * r['flops_kept_std']:.1f}), "
-             f"FLOPs R.: {100 * r['flops_reduction']:.1f}%",
-             f"mmengine count (BN and pooling too): dense "
-             f"{r['mmengine_count']['dense_mflops']:.2f} MFLOPs, FLOPs kept "
-             f"{100 * r['mmengine_count']['flops_kept']:.1f}%, reduction "
-             f"{100 * r['mmengine_count']['flops_reduction']:.1f}%",
-             'channel density per block: ' + ', '.join(
-                 f'{k} {v:.2f}' for k, v in r['density'].items())]
-    if 'knn' in r:
-        k = r['knn']
-        lines.append(f"k-NN top-1 (k={k['k']}, {k['train_images']} train / "
-                     f"{k['test_images']} test): dense {k['dense_top1']:.2f}%, "
-                     f"gated {k['gated_top1']:.2f}%")
-    if 'latency_batch1' in r:
-        b = r['latency_batch1']
-        lines.append(f"batch-1 latency ({b['threads']} threads): dense {b['dense_ms']:.2f} ms, "
-                     f"gated dense x mask {b['gated_masked_ms']:.2f} ms, gated sparse "
-                     f"{b['gated_sparse_ms']:.2f} ms ({b['speedup_sparse_vs_masked']:.2f}x)")
-    return '\n'.join(lines)
+def main(argv=None) -> int:
+    return cli.run(work, parse_args(argv))
 
 
 if __name__ == '__main__':

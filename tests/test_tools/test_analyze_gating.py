@@ -1,17 +1,16 @@
 """tools/analyze_gating.py on a small gated checkpoint with known gate densities."""
 import json
 import os
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO, randomize_bn
+from conftest import REPO, load_tool, randomize_bn
+from dspnet_mm.apis import CheckpointError
 from dspnet_mm.models import GatedResNet
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import analyze_gating  # noqa: E402
+analyze_gating = load_tool('analyze_gating.py')
 
 CFG = os.path.join(REPO, 'configs', 'vicreg-dual-gating_r18_fmnist.py')
 DATA = os.path.join(REPO, 'data', 'fashion_mnist')
@@ -125,14 +124,29 @@ def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
                                                             rel=1e-5)
 
 
-def test_errors(checkpoint, tmp_path):
+def test_errors(checkpoint, tmp_path, capsys):
+    """One ``error:`` line and exit status 2 for each bad input, before any image is read;
+    ``--debug`` raises instead."""
     _, path = checkpoint
-    with pytest.raises(KeyError, match='no backbone'):
-        bad = tmp_path / 'bad.pth'
-        torch.save(dict(state_dict={'neck.fc0.weight': torch.zeros(1)}), bad)
-        analyze_gating.main([str(bad), '--config', CFG, '--out-dir', str(tmp_path),
-                             '--cfg-options', *OPTIONS])
-    with pytest.raises(TypeError, match='needs a GatedResNet'):
+    bad = tmp_path / 'bad.pth'
+    torch.save(dict(state_dict={'neck.fc0.weight': torch.zeros(1)}), bad)
+    cases = [
+        ([str(bad), '--config', CFG], 'does not hold the weights of the configured GatedResNet'),
+        ([path, '--config', os.path.join(REPO, 'configs', 'vicreg_r18_fmnist.py')],
+         'needs a GatedResNet'),
+        ([path, '--config', CFG, '--num-images', '0'], '--num-images 0 must be > 0'),
+        ([path, '--config', CFG, '--knn-k', '-3'], '--knn-k -3 must be > 0'),
+        ([str(tmp_path / 'missing.pth'), '--config', CFG], 'does not exist'),
+        ([path, '--config', str(tmp_path / 'nope.py')], "--config '"),
+    ]
+    for argv, message in cases:
+        rc = analyze_gating.main(argv + ['--out-dir', str(tmp_path / 'out'),
+                                         '--cfg-options', *OPTIONS])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.startswith('error: ') and message in err, (argv, err)
+        assert len(err.strip().splitlines()) == 1
+        assert not (tmp_path / 'out' / 'results.json').exists()
+    with pytest.raises(CheckpointError, match='needs a GatedResNet'):
         analyze_gating.main([path, '--config', os.path.join(REPO, 'configs',
                                                             'vicreg_r18_fmnist.py'),
-                             '--out-dir', str(tmp_path), '--cfg-options', *OPTIONS])
+                             '--debug', '--cfg-options', *OPTIONS])

@@ -23,13 +23,13 @@ import sys
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
-import analyze_gating  # noqa: E402
-from dspnet_mm.apis.benchmark import REPO, train  # noqa: E402
-from dspnet_mm.apis import load_checkpoint_safely  # noqa: E402
-from dspnet_mm.apis.evaluation import (ImageSet, extract_features, knn_top1,  # noqa: E402
-                                       linear_probe_top1)
-from dspnet_mm.registry import MODELS  # noqa: E402
+from dspnet_mm.apis import backbone_state_dict, cli, load_checkpoint_safely
+from dspnet_mm.apis import gating_analysis as analyze_gating
+from dspnet_mm.apis.backbone import load_weights
+from dspnet_mm.apis.benchmark import REPO, train
+from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1, linear_probe_top1
+from dspnet_mm.apis.report import markdown_table, write_json, write_text
+from dspnet_mm.registry import MODELS
 
 CONFIGS = {m: os.path.join(REPO, 'configs', f'{m}_r18_fmnist.py')
            for m in ('vicreg', 'vicreg-gating', 'vicreg-dual-gating')}
@@ -40,9 +40,8 @@ def dense_backbone(checkpoint: str, cfg: Config):
     backbone_cfg = dict(cfg.model.backbone)
     with DefaultScope.overwrite_default_scope('mmselfsup'):
         net = MODELS.build(backbone_cfg)
-    state = load_checkpoint_safely(checkpoint)['state_dict']
-    net.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()
-                         if k.startswith('backbone.')}, strict=True)
+    load_weights(net, backbone_state_dict(load_checkpoint_safely(checkpoint)), checkpoint,
+                 type(net).__name__)
     net.eval()  # (mmcls' ResNet.train returns None)
     return net
 
@@ -147,18 +146,14 @@ def summarise(rows, quick, train_images, test_images):
 
 
 def write(report, out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, 'fmnist_gating.json'), 'w') as f:
-        json.dump(report, f, indent=1)
+    write_json(os.path.join(out_dir, 'fmnist_gating.json'), report)
     head = ['method', 't_d', 'dense k-NN', 'dense linear', 'gated k-NN', 'gated linear',
             'FLOPs kept', 'FLOPs R.', 'FLOPs R. (mmengine count)', 'train s']
 
     def acc(r, branch, key):
         return f"{r[branch][key]:.2f}" if branch in r else '-'
 
-    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for r in report['rows']:
-        lines.append('| ' + ' | '.join([
+    lines = [markdown_table(head, [[
             r['method'], '-' if r['t_d'] is None else f"{r['t_d']:g}",
             acc(r, 'dense', 'knn'), acc(r, 'dense', 'linear'), acc(r, 'gated', 'knn'),
             acc(r, 'gated', 'linear'),
@@ -166,7 +161,7 @@ def write(report, out_dir):
             f"{100 * r['flops_reduction']:.1f}%" if 'flops_reduction' in r else '0%',
             f"{100 * r['mmengine_count']['flops_reduction']:.1f}%" if 'mmengine_count' in r
             else '0%',
-            f"{r['train_seconds']:.0f}"]) + ' |')
+            f"{r['train_seconds']:.0f}"] for r in report['rows']])]
     lines += ['', f"k-NN (k=20) and linear probe on frozen features: {report['train_images']} "
               f"train / {report['test_images']} test images; FLOPs on the test split, conv "
               "multiply-accumulates and the gates' 1x1 convs as the reference counts them "
@@ -176,8 +171,7 @@ def write(report, out_dir):
                      f"{t['gated_linear_minus_baseline']:+.2f} linear, "
                      f"{t['gated_knn_minus_baseline']:+.2f} k-NN; FLOPs reduction - (1 - t_d) "
                      f"= {t['flops_reduction_minus_target']:+.1f} points")
-    with open(os.path.join(out_dir, 'fmnist_gating.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    write_text(os.path.join(out_dir, 'fmnist_gating.md'), '\n'.join(lines) + '\n')
     plot_density([r for r in report['rows'] if r['method'] == 'vicreg-dual-gating'],
                  os.path.join(out_dir, 'fmnist_gating_density.png'))
     print('\n'.join(lines))
@@ -205,4 +199,4 @@ def plot_density(rows, path):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli.script(main))
