@@ -102,21 +102,14 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
         raise ValueError(f'branch {branch!r} is not one of {BRANCHES}')
     if out is not None and os.path.exists(out) and not force:
         raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
-    net, cfg, _ = load_backbone(path, config, ('GatedResNet', ), NOT_GATED)
-    arch = dict(depth=net.depth, in_channels=net.in_channels,
-                stem_channels=net.conv1.out_channels,
-                base_channels=net.layer1[0].conv1.out_channels)
+    gating_net = load_backbone(path, config, ('GatedResNet', ), NOT_GATED).net
+    net, backbone = gating_net.export(branch)
+    if branch == 'dense':  # downstream settings, as slim() writes them
+        backbone.update(out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True))
     state_dict = net.state_dict()
-    if branch == 'dense':
-        state_dict = {k: v for k, v in state_dict.items()
-                      if '.gate.' not in k and '.subnet_bns.' not in k}
-        backbone = dict(type='dspnet_mm.SlimmableResNet', **arch,
-                        small_input=net.small_input, stem_padding=net.conv1.padding[0],
-                        subnets=dict(dense=dict(widths=1.0)), subnet='dense')
-        stock = None if net.small_input else arch
-    else:
-        backbone = {**cfg, 'type': 'dspnet_mm.GatedResNet', 'gated': True}
-        stock = None
+    args = gating_net.init_args
+    stock = None if branch == 'gated' or args['small_input'] else {
+        k: args[k] for k in ('depth', 'in_channels', 'stem_channels', 'base_channels')}
     meta = dict(branch=branch, source=os.path.abspath(path), backbone=backbone,
                 stock_resnet=stock, stage_channels=list(net.stage_channels),
                 params=sum(v.numel() for k, v in state_dict.items()

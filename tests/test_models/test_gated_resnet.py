@@ -206,3 +206,31 @@ def test_sparse_inference_is_faster_at_batch_1():
 def test_bad_norm_type():
     with pytest.raises(ValueError, match="supports 'BN' and 'SyncBN'"):
         small(norm_cfg=dict(type='GN', num_groups=2))
+
+
+def test_export_gives_each_branch_as_a_network_of_its_own():
+    """``export('dense')`` is a plain ResNet computing the dense branch; ``export('gated')`` a
+    GatedResNet that runs the gated branch by default; both rebuild from their config."""
+    from mmengine.registry import MODELS
+
+    from conftest import randomize_bn
+    torch.manual_seed(0)
+    net = GatedResNet(18, stem_channels=16, base_channels=16, small_input=True, stem_padding=2,
+                      dual_bn=True, dual_bn_shortcut=False, out_indices=(2, 3)).eval()
+    randomize_bn(net)
+    x = torch.randn(2, 3, 32, 32)
+    dense, dense_cfg = net.export('dense')
+    gated, gated_cfg = net.export('gated')
+    assert not [k for k in dense.state_dict() if 'gate' in k]
+    with torch.no_grad():
+        for a, b in zip(dense(x), net(x, gated=False)):
+            torch.testing.assert_close(a, b)
+        for a, b in zip(gated(x), net(x, gated=True)):
+            torch.testing.assert_close(a, b)
+        rebuilt = MODELS.build(dense_cfg).eval()
+        rebuilt.load_state_dict(dense.state_dict(), strict=True)
+        torch.testing.assert_close(rebuilt(x)[-1], net(x, gated=False)[-1])
+    assert gated_cfg['type'] == 'dspnet_mm.GatedResNet' and gated_cfg['gated'] is True
+    assert dense_cfg['stem_padding'] == 2
+    with pytest.raises(ValueError, match="branch 'sparse' is not one of"):
+        net.export('sparse')

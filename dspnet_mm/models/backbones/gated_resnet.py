@@ -172,6 +172,8 @@ class GatedResNet(ResNetSkeleton):
                  sparse_inference: bool = True, gated: bool = False, init_cfg=None,
                  dual_bn_shortcut: bool = True, gate_norm_cfg: Optional[dict] = None,
                  stem_padding: Optional[int] = None, flops_convention: str = 'mmengine'):
+        # the constructor's arguments (taken before any other local), for export()
+        self.init_args = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
         block, max_depths = arch_of(depth)
         if flops_convention not in FLOPS_CONVENTIONS:
             raise ValueError(f'flops_convention {flops_convention!r}: choose one of '
@@ -203,6 +205,34 @@ class GatedResNet(ResNetSkeleton):
         self._dual_bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
         self.set_sparse_inference(sparse_inference)
         self._flops_cache: Dict[Tuple[int, ...], GatedFlops] = {}
+
+    def export(self, branch: str) -> Tuple[nn.Module, dict]:
+        """One branch as a network of its own, in eval mode, and its config (with ``type``).
+
+        - ``'dense'``: gates off, the shared convs with the dense branch's BNs: a plain ResNet
+          (a fixed-mode ``SlimmableResNet``, key for key mmcls/mmdet/mmseg ``ResNet``).
+        - ``'gated'``: a copy of this network that runs its gated branch by default.
+        """
+        args = {k: v for k, v in self.init_args.items() if k != 'init_cfg'}
+        if branch == 'dense':
+            from .slimmable_resnet import SlimmableResNet
+            keep = ('depth', 'in_channels', 'stem_channels', 'base_channels', 'strides',
+                    'dilations', 'out_indices', 'style', 'small_input', 'norm_cfg')
+            cfg = {k: args[k] for k in keep}
+            if args['stem_padding'] is not None:
+                cfg['stem_padding'] = args['stem_padding']
+            cfg.update(subnets=dict(dense=dict(widths=1.0)), subnet='dense')
+            net = SlimmableResNet(**cfg)
+            net.load_state_dict({k: v for k, v in self.state_dict().items()
+                                 if '.gate.' not in k and f'.subnet_bns.{GATED_BN}.' not in k},
+                                strict=True)
+            return net.eval(), dict(type='dspnet_mm.SlimmableResNet', **cfg)
+        if branch == 'gated':
+            cfg = dict(args, gated=True)
+            net = GatedResNet(**cfg)
+            net.load_state_dict(self.state_dict(), strict=True)
+            return net.eval(), dict(type='dspnet_mm.GatedResNet', **cfg)
+        raise ValueError(f"branch {branch!r} is not one of ('dense', 'gated')")
 
     # ---------------------------------------------------------------- construction
     def make_conv(self, in_channels, out_channels, kernel_size, stride, padding, dilation):
