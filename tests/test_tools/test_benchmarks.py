@@ -133,3 +133,11 @@ def test_timing_benchmarks_take_a_device(capsys):
     r = throughput.main(['--quick', '--amp'])
     assert r['amp'] is True and r['machine']['device'] == 'cpu'
     assert all(v > 0 for v in r['images_per_s'].values())
+
+
+def test_ema_update_quick():
+    ema_update = load_tool('benchmarks/ema_update.py')
+    r = ema_update.main(['--quick'])
+    # the Fashion-MNIST DSPNet: 209 parameters + 279 buffers, of which the target runs 128
+    assert r['tensors'] == dict(cosine_ema=488, target_cosine_ema=128)
+    assert _ratio_ok(r['cosine_ema_over_target']) and r['machine']['device'] == 'cpu'

@@ -4,10 +4,10 @@ from typing import Dict, List, Optional, Union
 import torch
 import torch.nn as nn
 from mmselfsup.models.algorithms.base import BaseModel
-from mmselfsup.models.utils import CosineEMA
 
 from dspnet_mm import compat
 from dspnet_mm.registry import MODELS
+from ..utils.ema import TargetCosineEMA
 from .sampling import SandwichSampler
 
 
@@ -24,7 +24,8 @@ class DSPNet(BaseModel):
         neck: the projector; a ``SlimmableNonLinearNeck`` (slimmable input, otherwise shared).
         head: a ``LatentPredictHead`` config; the full network's head is BYOL's predictor and
             every other DN gets its own copy (distillation head, ``dn_heads[name]``).
-        base_momentum: EMA momentum of the target (cosine-annealed to 1, ``CosineEMA``).
+        base_momentum: EMA momentum of the target (cosine-annealed to 1, as mmselfsup's
+            ``CosineEMA``; the DNs' private BNs, which the target never runs, are skipped).
         num_random: sub-networks sampled per iteration besides the largest and smallest.
         sample_space: 'dn' (random DNs) or 'continuous' (random specs, shared BN; re-calibrate
             BN after training with ``recalibrate_bn``).
@@ -56,8 +57,8 @@ class DSPNet(BaseModel):
         self.inplace_distill, self.distill_weight = inplace_distill, distill_weight
         # the target is the full network (its standard-key BN), averaged from the online one
         with compat.quiet_log(compat.EMA_MOMENTUM_WARNING):  # mmselfsup's convention
-            self.target_net = CosineEMA(nn.Sequential(self.backbone, self.neck),
-                                        momentum=base_momentum)
+            self.target_net = TargetCosineEMA(nn.Sequential(self.backbone, self.neck),
+                                              momentum=base_momentum)
         self.target_net.module[0].set_subnet(None)
 
     def head_of(self, subnet) -> nn.Module:
