@@ -81,3 +81,26 @@ def quiet_log(*prefixes: str):
         yield
     finally:
         logger.removeFilter(drop)
+
+
+def count_dispatched_ops(fn, names: bool = False):
+    """How many ATen operators ``fn()`` dispatches below autograd (forward and backward),
+    views (slices, reshapes: no kernel) excluded: on a GPU each is (at least) one kernel
+    launch, so this counts launch overhead on any machine. With ``names``, also a
+    ``{op name: count}`` dict. torch's dispatch-mode hook (``TorchDispatchMode``) lives in a
+    private module."""
+    from collections import Counter as Tally
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        ops = Tally()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not func.is_view:
+                Counter.ops[str(func.overloadpacket.__name__)] += 1
+            return func(*args, **(kwargs or {}))
+
+    with Counter():
+        fn()
+    total = sum(Counter.ops.values())
+    return (total, dict(Counter.ops)) if names else total

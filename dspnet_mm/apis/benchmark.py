@@ -19,13 +19,22 @@ MMLogger.get_instance('dspnet_mm_benchmark', log_level='ERROR')
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def train(config: str, work_dir: str, options) -> tuple:
-    """Run ``tools/train.py config`` with ``--cfg-options options``; return (wall seconds,
-    path of the final checkpoint)."""
+def train(config: str, work_dir: str, options, device: Optional[torch.device] = None,
+          resume: bool = False) -> tuple:
+    """Run ``tools/train.py config`` with ``--cfg-options options``; return (wall seconds of
+    this call, path of the final checkpoint). ``device`` cpu hides every GPU from the run (on
+    a GPU machine mmengine would take one); ``resume`` continues from the last checkpoint in
+    ``work_dir`` if there is one (exactly, see ReproducibleIterBasedTrainLoop)."""
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--cfg-options', *options]
+           '--work-dir', work_dir]
+    if resume and os.path.isfile(os.path.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')
+    cmd += ['--cfg-options', *options]
+    env = dict(os.environ)
+    if device is not None and device.type == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
     start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(f'training failed: {" ".join(cmd)}\n{out.stderr[-3000:]}')
@@ -92,6 +101,16 @@ def synchronize(device: Optional[torch.device]):
     """Wait for queued GPU work, so a timer measures it (CUDA runs asynchronously)."""
     if device is not None and device.type == 'cuda':
         torch.cuda.synchronize(device)
+
+
+def aten_ops(fn: Callable, warmup: int = 1) -> int:
+    """ATen operators (no views) one call of ``fn`` dispatches after ``warmup`` calls: the
+    kernel launches it costs on a GPU, counted on any machine (``compat.count_dispatched_ops``).
+    """
+    from dspnet_mm import compat
+    for _ in range(warmup):
+        fn()
+    return compat.count_dispatched_ops(fn)
 
 
 def machine(device: Optional[torch.device] = None) -> Dict:

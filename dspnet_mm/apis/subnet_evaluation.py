@@ -135,13 +135,18 @@ def prepare_evaluation(checkpoint: str, config: str, subnets: Optional[Sequence[
 
 
 def _scores(net, ev: Evaluation, progress) -> dict:
-    s = ev.settings
+    return score_network(net, ev.train, ev.test, ev.settings, progress)
+
+
+def score_network(net, train: ImageSet, test: ImageSet, s: EvalSettings,
+                  progress: Optional[Callable[[int], None]] = None) -> dict:
+    """k-NN and linear-probe top-1 of one frozen network (``None``: raw pixels, the floor)."""
     if net is None:  # the floor: raw pixels
-        ftr, ltr = raw_pixels(ev.train.batches(s.batch_size))
-        fte, lte = raw_pixels(ev.test.batches(s.batch_size))
+        ftr, ltr = raw_pixels(train.batches(s.batch_size))
+        fte, lte = raw_pixels(test.batches(s.batch_size))
     else:
-        ftr, ltr = extract_features(net, ev.train.batches(s.batch_size), progress)
-        fte, lte = extract_features(net, ev.test.batches(s.batch_size), progress)
+        ftr, ltr = extract_features(net, train.batches(s.batch_size), progress)
+        fte, lte = extract_features(net, test.batches(s.batch_size), progress)
     out = dict(knn_top1=knn_top1(ftr, ltr, fte, lte, k=s.k))
     if s.probe == 'sgd':
         out['linear_top1'] = linear_probe_top1(ftr, ltr, fte, lte, epochs=s.linear_epochs)

@@ -2,7 +2,11 @@
 import math
 import os
 
+import pytest
+
 from conftest import REPO, load_tool
+
+from dspnet_mm.apis.cli import UsageError
 
 fmnist_floor = load_tool('benchmarks/fmnist_floor.py')
 slim_overhead = load_tool('benchmarks/slim_overhead.py')
@@ -29,6 +33,12 @@ def test_train_cost_quick():
     for v in r['dn_sets'].values():
         assert len(v['sampled_per_iteration']) == 4
         assert _ratio_ok(v['dspnet_over_one_by_one']) and _ratio_ok(v['dspnet_over_ideal'])
+        # launch overhead (ATen operators, kernels on a GPU) of a DSPNet step: a ceiling at
+        # the ideal (the same sampled DNs as plain networks + one target forward); DSPNet shares
+        # one optimizer over one set of parameters, so it dispatches fewer operators
+        ops = v['aten_ops']
+        assert ops['dspnet'] > 1000 and ops['ideal'] > 1000
+        assert ops['ratio'] == round(ops['dspnet'] / ops['ideal'], 3) <= 1.0, ops
 
 
 def test_throughput_quick():
@@ -37,20 +47,46 @@ def test_throughput_quick():
     assert all(v > 0 for v in r['images_per_s'].values())
 
 
-def test_fmnist_dspnet_quick(tmp_path):
+def test_fmnist_dspnet_parts_and_merge(tmp_path):
+    """The seeds study in resumable parts: every part of seed 0, then one part of seed 1, then
+    a merge that averages what is there and lists what is missing."""
     fmnist_dspnet = load_tool('benchmarks/fmnist_dspnet.py')
-    r = fmnist_dspnet.main(['--quick', '--out-dir', str(tmp_path / 'out'),
-                            '--work-dir', str(tmp_path / 'work')])
+    dirs = ['--out-dir', str(tmp_path / 'out'), '--parts-dir', str(tmp_path / 'parts'),
+            '--work-dir', str(tmp_path / 'work')]
+    r = fmnist_dspnet.main(['--quick', *dirs])
     assert [row['dn'] for row in r['table']] == ['r18_w1', 'r18_w025']
+    assert r['missing'] == [] and r['seeds'] == [0]
     for row in r['table']:
-        for k in ('dspnet_knn', 'alone_knn', 'dspnet_linear', 'alone_linear',
-                  'random_init_knn'):
-            assert 0 <= row[k] <= 100
-        assert row['diff_knn'] == round(row['dspnet_knn'] - row['alone_knn'], 2)
-    assert set(r['wall_seconds']) == {'DSPNet', 'BYOL r18_w1', 'BYOL r18_w025'}
-    assert 0 < r['dspnet_over_one_by_one_time']
+        for k in ('dspnet_knn_top1', 'alone_knn_top1', 'dspnet_linear_top1',
+                  'alone_linear_top1'):
+            assert row[k]['n'] == 1 and 0 <= row[k]['mean'] <= 100
+        assert row['diff_knn_top1'] == round(row['dspnet_knn_top1']['mean'] -
+                                             row['alone_knn_top1']['mean'], 2)
+        assert row['dspnet_knn_top1_minus_floor_min'] == round(
+            row['dspnet_knn_top1']['mean'] - r['floor']['knn_top1'], 2)
+    w = r['wall_seconds']['0']
+    parts = sorted((tmp_path / 'parts' / 'quality').glob('seed0_*.json'))
+    assert [p.name for p in parts] == ['seed0_byol_r18_w025.json', 'seed0_byol_r18_w1.json',
+                                       'seed0_dspnet.json']
+    assert w['ratio'] == round(w['dspnet'] / w['one_by_one_total'], 3)
+    assert w['devices'] == ['cpu']
     for ext in ('json', 'md', 'png'):
-        assert (tmp_path / 'out' / f'fmnist_dspnet.{ext}').stat().st_size > 100
+        assert (tmp_path / 'out' / f'fmnist_dspnet_quality.{ext}').stat().st_size > 100
+
+    fmnist_dspnet.main(['--quick', '--part', 'dspnet', '--seed', '1', *dirs])
+    m = fmnist_dspnet.main(['--quick', '--merge', *dirs])
+    assert m['seeds'] == [0, 1]
+    assert m['missing'] == ['seed 1 byol:r18_w1', 'seed 1 byol:r18_w025']
+    assert set(m['wall_seconds']) == {'0'}  # seed 1 has no one-by-one total yet
+    row = m['table'][0]
+    knn = row['dspnet_knn_top1']
+    assert knn['n'] == 2 and row['alone_knn_top1']['n'] == 1
+    assert knn['mean'] == round(sum(knn['values']) / 2, 2)
+    assert knn['spread'] == round(max(knn['values']) - min(knn['values']), 2)
+    assert '± ' in (tmp_path / 'out' / 'fmnist_dspnet_quality.md').read_text()
+
+    with pytest.raises(UsageError, match="'byol:r18_w05' is not a part"):
+        fmnist_dspnet.main(['--quick', '--part', 'byol:r18_w05', *dirs])
 
 
 def test_fmnist_gating_quick(tmp_path):
@@ -64,8 +100,18 @@ def test_fmnist_gating_quick(tmp_path):
     assert 'dense' not in gating and {'dense', 'gated'} <= set(dual)
     for row in r['rows']:
         for branch in ('dense', 'gated'):
-            for acc in row.get(branch, {}).values():
-                assert 0 <= acc <= 100
+            if branch not in row:
+                continue
+            acc = row[branch]
+            for key in ('knn', 'linear', 'linear_train'):
+                assert 0 <= acc[key] <= 100
+            # the floor (raw pixels, same protocol) is subtracted from each branch
+            assert acc['minus_floor'] == {m: round(acc[m] - r['floor'][m], 2)
+                                          for m in ('knn', 'linear')}
+    assert 50 < r['floor']['knn'] <= 100 and 50 < r['floor']['linear'] <= 100
+    assert r['probe'] == 'lbfgs' and r['above_floor']['min_margin'] == min(
+        row[b]['minus_floor'][m] for row in r['rows'] for b in ('dense', 'gated') if b in row
+        for m in ('knn', 'linear'))
     for row in (gating, dual):
         assert 0 < row['flops_kept'] <= 1.01
         assert abs(row['flops_reduction'] - (1 - row['flops_kept'])) < 1e-9
@@ -76,6 +122,16 @@ def test_fmnist_gating_quick(tmp_path):
     assert r['test_images'] == 200
     for name in ('fmnist_gating.json', 'fmnist_gating.md', 'fmnist_gating_density.png'):
         assert (tmp_path / 'out' / name).stat().st_size > 100
+    assert '**raw pixels (floor)**' in (tmp_path / 'out' / 'fmnist_gating.md').read_text()
+    # --reuse evaluates the same checkpoints again without training
+    ckpt = tmp_path / 'work' / 'vicreg' / 'iter_3.pth'
+    before = ckpt.stat().st_mtime_ns
+    again = fmnist_gating.main(['--quick', '--reuse', '--out-dir', str(tmp_path / 'out'),
+                                '--work-dir', str(tmp_path / 'work')])
+    assert ckpt.stat().st_mtime_ns == before
+    assert [row['train_seconds'] for row in again['rows']] == [
+        row['train_seconds'] for row in r['rows']]
+    assert again['rows'][0]['dense']['knn'] == vicreg['dense']['knn']
 
 
 def test_gated_inference_quick():

@@ -1,108 +1,316 @@
-"""DSPNet vs "pretrained one by one" on Fashion-MNIST: the paper's main table in miniature.
+"""DSPNet vs "pretrained one by one" on Fashion-MNIST: the paper's main table in miniature, with
+seeds, in resumable parts.
 
-Trains DSPNet once (configs/dspnet_r18_fmnist.py) and plain BYOL separately for each of its
-desired networks (configs/byol_r18_fmnist.py, same data, views and schedule), evaluates every
-network with tools/eval_subnets.py (k-NN and linear probe on frozen features, whole test set),
-and records each run's wall time.
+One part is one training run plus the evaluation of what it trained (weighted k-NN, k=20, and
+the converged L-BFGS linear probe on frozen features; whole train split as bank / probe
+training set, whole test split as queries):
 
-    python tools/benchmarks/fmnist_dspnet.py            # full: about an hour on 2 cores
+    part ``dspnet``       DSPNet once (configs/dspnet_r18_fmnist<_recipe>.py): every DN
+    part ``byol:<DN>``    plain BYOL of one DN alone (configs/byol_r18_fmnist<_recipe>.py),
+                          same data, views, schedule and seed
+
+Each part writes <parts-dir>/<recipe>/seed<N>_<part>.json as soon as it is done; a part that
+was interrupted resumes from its last checkpoint. ``--merge`` combines every part on disk into
+<out-dir>/fmnist_dspnet_<recipe>.{json,md,png}: mean and spread over seeds per DN and method,
+DSPNet minus one-by-one, the raw-pixel floor, and the wall-time ratio.
+
+    python tools/benchmarks/fmnist_dspnet.py --recipe quality --part dspnet --seed 0
+    python tools/benchmarks/fmnist_dspnet.py --recipe quality --part byol:r18_w05 --seed 1
+    python tools/benchmarks/fmnist_dspnet.py --recipe quality --list     # done / missing
+    python tools/benchmarks/fmnist_dspnet.py --recipe quality --merge
+    python tools/benchmarks/fmnist_dspnet.py --recipe demo --seeds 0    # every part, then merge
     python tools/benchmarks/fmnist_dspnet.py --quick    # a smoke run: 2 DNs, few iterations
-
-Writes <out-dir>/fmnist_dspnet.{json,md} and fmnist_dspnet.png (accuracy vs FLOPs).
 """
 import argparse
+import glob
+import json
 import os
+import statistics
 import sys
+import time
+
+from mmengine.config import Config
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import REPO, train
+from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train
+from dspnet_mm.apis.evaluation import ImageSet
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
-from dspnet_mm.apis.subnet_evaluation import (EvalSettings, evaluate_subnets,
-                                              prepare_evaluation)
+from dspnet_mm.apis.subnet_evaluation import (EvalSettings, load_baseline, prepare_evaluation,
+                                              score_network)
+from dspnet_mm.apis.slim import subnet_summary
 
-DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
-BYOL_CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
+RECIPES = {
+    'demo': ('dspnet_r18_fmnist.py', 'byol_r18_fmnist.py'),
+    'quality': ('dspnet_r18_fmnist_quality.py', 'byol_r18_fmnist_quality.py'),
+}
+QUICK = ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+         'train_dataloader.dataset.indices=256']
+METRICS = ('knn_top1', 'linear_top1')
+TARGETS = dict(floor='every DN of DSPNet at least 2 points above raw pixels (k-NN and linear)',
+               per_dn='DSPNet within 0.5 points of one-by-one or better (k-NN and linear)',
+               time='DSPNet wall time <= 0.6 of the one-by-one total')
+
+
+def config_paths(recipe):
+    return [os.path.join(REPO, 'configs', c) for c in RECIPES[recipe]]
+
+
+def dn_names(recipe, quick=False):
+    names = list(Config.fromfile(config_paths(recipe)[0]).model.backbone.subnets)
+    return [names[0], names[-1]] if quick else names
+
+
+def all_parts(recipe, quick=False):
+    return ['dspnet'] + [f'byol:{n}' for n in dn_names(recipe, quick)]
+
+
+def part_file(parts_dir, recipe, seed, part):
+    return os.path.join(parts_dir, recipe, f"seed{seed}_{part.replace(':', '_')}.json")
+
+
+def settings_for(quick):
+    return (EvalSettings(train_subset=500, test_subset=200) if quick else EvalSettings())
+
+
+def run_part(part, seed, args):
+    """Train and evaluate one part; write its JSON; return it."""
+    dspnet_cfg, byol_cfg = config_paths(args.recipe)
+    options = [f'train_dataloader.dataset.data_prefix={args.data}', f'randomness.seed={seed}']
+    options += QUICK if args.quick else []
+    work = os.path.join(args.work_dir, args.recipe, f'seed{seed}', part.replace(':', '_'))
+    if part == 'dspnet':
+        cfg, options = dspnet_cfg, options + [f'model.sample_seed={seed}']
+    else:
+        cfg, options = byol_cfg, options + [f"model.backbone.subnet={part.split(':', 1)[1]}"]
+    resumed = os.path.isfile(os.path.join(work, 'last_checkpoint'))
+    seconds, ckpt = train(cfg, work, options, device=args.device, resume=True)
+    start = time.perf_counter()
+    settings = settings_for(args.quick)
+    data = {'train_dataloader.dataset.data_prefix': args.data}
+    rows = []
+    if part == 'dspnet':
+        ev = prepare_evaluation(ckpt, dspnet_cfg, dn_names(args.recipe, args.quick), None,
+                                settings, data)
+        for name in ev.names:
+            rows.append(dict(name=name, method='DSPNet', **subnet_summary(ev.supernet, name),
+                             **score_network(ev.supernet.export(name), ev.train, ev.test,
+                                             settings)))
+    else:
+        net, summary = load_baseline(ckpt)
+        train_set, test_set = image_sets(dspnet_cfg, args.data, settings)
+        rows.append(dict(name=part.split(':', 1)[1], method='one-by-one', **summary,
+                         **score_network(net, train_set, test_set, settings)))
+    result = dict(benchmark='fmnist_dspnet_part', recipe=args.recipe, part=part, seed=seed,
+                  quick=args.quick, config=os.path.relpath(cfg, REPO), options=options[1:],
+                  train_seconds=round(seconds, 1), resumed=resumed,
+                  eval_seconds=round(time.perf_counter() - start, 1), checkpoint=ckpt,
+                  machine=machine(args.device), rows=rows,
+                  finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+    write_json(part_file(args.parts_dir, args.recipe, seed, part), result)
+    return result
+
+
+def image_sets(config, data, settings):
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict({'train_dataloader.dataset.data_prefix': data})
+    return (ImageSet(cfg, False, settings.train_subset),
+            ImageSet(cfg, True, settings.test_subset))
+
+
+def floor_scores(args):
+    """Raw pixels under the same protocol: the committed whole-split figures
+    (docs/results/fmnist_floor.json) or, in quick mode, measured on the same subsets."""
+    path = os.path.join(REPO, 'docs', 'results', 'fmnist_floor.json')
+    if not args.quick and os.path.isfile(path):
+        with open(path) as f:
+            floor = json.load(f)
+        if not floor.get('quick'):
+            return dict(knn_top1=floor['knn_top1'], linear_top1=floor['linear_lbfgs_top1'],
+                        linear_train_top1=floor['linear_lbfgs_train_top1'],
+                        source=os.path.relpath(path, REPO))
+    settings = settings_for(args.quick)
+    scores = score_network(None, *image_sets(config_paths(args.recipe)[0], args.data, settings),
+                           settings)
+    return dict(scores, source='measured on the evaluation images')
+
+
+def stats(values):
+    return dict(values=values, mean=round(statistics.mean(values), 2),
+                spread=round(max(values) - min(values), 2), n=len(values))
+
+
+def merge(args):
+    """Every part on disk -> one report (missing parts are listed, not guessed)."""
+    parts = {}
+    for path in sorted(glob.glob(os.path.join(args.parts_dir, args.recipe, 'seed*_*.json'))):
+        with open(path) as f:
+            p = json.load(f)
+        if p['quick'] == args.quick:
+            parts[(p['seed'], p['part'])] = p
+    if not any(part == 'dspnet' for _, part in parts):
+        raise cli.UsageError(f'no DSPNet part of recipe {args.recipe!r} in '
+                             f'{os.path.join(args.parts_dir, args.recipe)}; run --part dspnet')
+    names = dn_names(args.recipe, args.quick)
+    seeds = sorted({s for s, _ in parts})
+    missing = [f'seed {s} {p}' for s in seeds for p in all_parts(args.recipe, args.quick)
+               if (s, p) not in parts]
+    floor = floor_scores(args)
+    table = []
+    for name in names:
+        row = dict(dn=name)
+        for method, part in (('dspnet', 'dspnet'), ('alone', f'byol:{name}')):
+            got = [next(r for r in parts[(s, part)]['rows'] if r['name'] == name)
+                   for s in seeds if (s, part) in parts]
+            if not got:
+                continue
+            row.update(flops=got[0]['flops'], params=got[0]['params'], spec=got[0]['spec'])
+            for m in METRICS:
+                row[f'{method}_{m}'] = stats([round(g[m], 2) for g in got])
+        for m in METRICS:
+            if f'dspnet_{m}' in row:
+                row[f'dspnet_{m}_minus_floor_min'] = round(
+                    min(row[f'dspnet_{m}']['values']) - floor[m], 2)
+            if f'dspnet_{m}' in row and f'alone_{m}' in row:
+                a, b = row[f'dspnet_{m}'], row[f'alone_{m}']
+                row[f'diff_{m}'] = round(a['mean'] - b['mean'], 2)
+                row[f'noise_{m}'] = max(a['spread'], b['spread'])
+        table.append(row)
+    wall = {}
+    for s in seeds:
+        byol = [parts[(s, f'byol:{n}')] for n in names if (s, f'byol:{n}') in parts]
+        if (s, 'dspnet') in parts and len(byol) == len(names):
+            d = parts[(s, 'dspnet')]
+            total = sum(b['train_seconds'] for b in byol)
+            devices = {p['machine']['device'] for p in [d] + byol}
+            wall[str(s)] = dict(dspnet=d['train_seconds'], one_by_one_total=round(total, 1),
+                                ratio=round(d['train_seconds'] / total, 3),
+                                devices=sorted(devices),
+                                resumed=any(p['resumed'] for p in [d] + byol))
+    checks = dict(
+        floor=all(r.get(f'dspnet_{m}_minus_floor_min', -1) >= 2 for r in table for m in METRICS),
+        per_dn=all(r.get(f'diff_{m}', -1) >= -0.5 for r in table for m in METRICS),
+        time=bool(wall) and all(w['ratio'] <= 0.6 for w in wall.values()))
+    report = dict(benchmark='fmnist_dspnet', recipe=args.recipe, quick=args.quick, seeds=seeds,
+                  configs=[os.path.relpath(c, REPO) for c in config_paths(args.recipe)],
+                  floor=floor, table=table, wall_seconds=wall, targets=TARGETS, met=checks,
+                  missing=missing, parts={f'seed{s}_{p}': dict(
+                      machine=v['machine']['device'], finished=v['finished'],
+                      train_seconds=v['train_seconds'], eval_seconds=v['eval_seconds'])
+                      for (s, p), v in sorted(parts.items())})
+    write(report, args.out_dir)
+    return report
+
+
+def fmt(row, key):
+    s = row.get(key)
+    if s is None:
+        return '-'
+    return f"{s['mean']:.2f}" + (f" ± {s['spread'] / 2:.2f}" if s['n'] > 1 else '')
+
+
+def write(report, out_dir):
+    stem = os.path.join(out_dir, f"fmnist_dspnet_{report['recipe']}")
+    write_json(stem + '.json', report)
+    head = ['DN', 'MFLOPs', 'Mparams', 'k-NN DSPNet', 'k-NN alone', 'diff', 'linear DSPNet',
+            'linear alone', 'diff']
+    body = [[r['dn'], f"{r.get('flops', 0) / 1e6:.1f}", f"{r.get('params', 0) / 1e6:.3f}",
+             fmt(r, 'dspnet_knn_top1'), fmt(r, 'alone_knn_top1'),
+             f"{r['diff_knn_top1']:+.2f}" if 'diff_knn_top1' in r else '-',
+             fmt(r, 'dspnet_linear_top1'), fmt(r, 'alone_linear_top1'),
+             f"{r['diff_linear_top1']:+.2f}" if 'diff_linear_top1' in r else '-']
+            for r in report['table']]
+    f = report['floor']
+    body.append(['**raw pixels (floor)**', '-', '-', f"**{f['knn_top1']:.2f}**", '', '',
+                 f"**{f['linear_top1']:.2f}**", '', ''])
+    lines = [markdown_table(head, body), '',
+             f"Seeds {report['seeds']}: mean ± half the range over seeds. Floor: "
+             f"{f['source']}."]
+    for s, w in report['wall_seconds'].items():
+        lines.append(f"Wall time, seed {s}: DSPNet {w['dspnet']:.0f} s, one-by-one BYOL total "
+                     f"{w['one_by_one_total']:.0f} s, ratio {w['ratio']:.3f} "
+                     f"({', '.join(w['devices'])}{', a part was resumed' if w['resumed'] else ''}).")
+    for key, text in report['targets'].items():
+        lines.append(f"- {'met' if report['met'][key] else 'NOT met'}: {text}")
+    if report['missing']:
+        lines.append(f"- parts still missing: {', '.join(report['missing'])}")
+    write_text(stem + '.md', '\n'.join(lines) + '\n')
+    plot(report, stem + '.png')
+    print('\n'.join(lines))
+
+
+def plot(report, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, m, title in zip(axes, METRICS, ('k-NN top-1 (%)', 'linear probe top-1 (%)')):
+        for method, marker in (('dspnet', 'o'), ('alone', 's')):
+            rows = [r for r in report['table'] if f'{method}_{m}' in r]
+            xs = [r['flops'] / 1e6 for r in rows]
+            ys = [r[f'{method}_{m}']['mean'] for r in rows]
+            err = [[r[f'{method}_{m}']['mean'] - min(r[f'{method}_{m}']['values']) for r in rows],
+                   [max(r[f'{method}_{m}']['values']) - r[f'{method}_{m}']['mean'] for r in rows]]
+            ax.errorbar(xs, ys, yerr=err, fmt=marker, capsize=3,
+                        label='DSPNet' if method == 'dspnet' else 'one by one (BYOL)')
+        ax.axhline(report['floor'][m], color='grey', ls='--', label='raw pixels (floor)')
+        ax.set_xscale('log')
+        ax.set_xlabel('MFLOPs')
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--recipe', choices=list(RECIPES), default='quality')
+    p.add_argument('--part', help="'dspnet' or 'byol:<DN>' (default: every missing part of "
+                                  '--seeds, then --merge)')
+    p.add_argument('--seed', type=int, default=0, help='seed of --part')
+    p.add_argument('--seeds', default='0,1', help='seeds of a run without --part')
+    p.add_argument('--merge', action='store_true', help='only merge the parts on disk')
+    p.add_argument('--list', action='store_true', help='print the parts done and missing')
     p.add_argument('--quick', action='store_true')
+    p.add_argument('--device', default='cpu', help="where parts train: 'cpu' or 'cuda'")
     p.add_argument('--out-dir', default=os.path.join(REPO, 'docs', 'results'))
+    p.add_argument('--parts-dir', default=os.path.join(REPO, 'docs', 'results',
+                                                       'fmnist_dspnet_parts'))
     p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_dspnet'))
     p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
-    p.add_argument('--probe', choices=['lbfgs', 'sgd'], default='lbfgs',
-                   help="the linear probe of tools/eval_subnets.py ('sgd': the earlier one)")
     args = p.parse_args(argv)
-
-    options = [f'train_dataloader.dataset.data_prefix={args.data}']
-    settings = EvalSettings(probe=args.probe, random_init=True)
-    subnets = None
+    args.device = resolve_device(args.device)
+    try:
+        seeds = [int(s) for s in args.seeds.split(',')]
+    except ValueError:
+        raise cli.UsageError(f'--seeds {args.seeds!r} must be comma-separated integers') \
+            from None
+    if args.seed < 0 or min(seeds) < 0:
+        raise cli.UsageError(f'seeds must be >= 0, got --seed {args.seed} --seeds {args.seeds}')
+    if not os.path.isdir(args.data):
+        raise cli.UsageError(f'--data {args.data!r} does not exist; run '
+                             'tools/prepare_fashion_mnist.py first')
     if args.quick:
-        options += ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
-                    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-                    'train_dataloader.dataset.indices=256']
-        subnets = ['r18_w1', 'r18_w025']
-        settings.train_subset, settings.test_subset, settings.linear_epochs = 500, 200, 10
-
-    runs = {}
-    seconds, dspnet_ckpt = train(DSPNET_CFG, os.path.join(args.work_dir, 'dspnet'), options)
-    runs['DSPNet'] = seconds
-    from mmengine.config import Config
-    names = subnets or list(Config.fromfile(DSPNET_CFG).model.backbone.subnets)
-    baselines = {}
-    for name in names:
-        seconds, ckpt = train(BYOL_CFG, os.path.join(args.work_dir, f'byol_{name}'),
-                              options + [f'model.backbone.subnet={name}'])
-        runs[f'BYOL {name}'] = seconds
-        baselines[name] = ckpt
-
-    eval_dir = os.path.join(args.work_dir, 'eval')
-    ev = prepare_evaluation(dspnet_ckpt, DSPNET_CFG, subnets, baselines, settings,
-                            {'train_dataloader.dataset.data_prefix': args.data})
-    rows = evaluate_subnets(ev, eval_dir)
-    report = summarise(rows, runs, names, args.quick)
-    write(report, args.out_dir, eval_dir)
-    return report
-
-
-def summarise(rows, runs, names, quick):
-    ours = {r['name']: r for r in rows if r['method'] == 'DSPNet'}
-    alone = {r['name']: r for r in rows if r['method'] == 'one-by-one'}
-    table = []
-    for n in names:
-        a, b = ours[n], alone[n]
-        table.append(dict(
-            dn=n, widths=a['spec']['widths'], depths=a['spec']['depths'], flops=a['flops'],
-            params=a['params'], dspnet_knn=a['knn_top1'], dspnet_linear=a['linear_top1'],
-            alone_knn=b['knn_top1'], alone_linear=b['linear_top1'],
-            random_init_knn=a['knn_top1_random_init'],
-            diff_knn=round(a['knn_top1'] - b['knn_top1'], 2),
-            diff_linear=round(a['linear_top1'] - b['linear_top1'], 2)))
-    one_by_one = sum(v for k, v in runs.items() if k.startswith('BYOL'))
-    return dict(benchmark='fmnist_dspnet', quick=quick, table=table,
-                wall_seconds=runs, one_by_one_total_seconds=round(one_by_one, 1),
-                dspnet_over_one_by_one_time=round(runs['DSPNet'] / one_by_one, 3),
-                targets=dict(per_dn='DSPNet within 0.5 points of one-by-one or better',
-                             time='DSPNet <= 60% of the one-by-one total'))
-
-
-def write(report, out_dir, eval_dir):
-    write_json(os.path.join(out_dir, 'fmnist_dspnet.json'), report)
-    head = ['DN', 'widths', 'depths', 'MFLOPs', 'Mparams', 'k-NN DSPNet', 'k-NN alone',
-            'diff', 'linear DSPNet', 'linear alone', 'diff', 'k-NN random weights']
-    lines = [markdown_table(head, [[
-        r['dn'], r['widths'], r['depths'], f"{r['flops'] / 1e6:.1f}",
-        f"{r['params'] / 1e6:.3f}", f"{r['dspnet_knn']:.2f}", f"{r['alone_knn']:.2f}",
-        f"{r['diff_knn']:+.2f}", f"{r['dspnet_linear']:.2f}", f"{r['alone_linear']:.2f}",
-        f"{r['diff_linear']:+.2f}", f"{r['random_init_knn']:.2f}"] for r in report['table']]),
-        '']
-    lines.append(f"Wall time: DSPNet {report['wall_seconds']['DSPNet']:.0f} s; one-by-one BYOL "
-                 f"total {report['one_by_one_total_seconds']:.0f} s; ratio "
-                 f"{report['dspnet_over_one_by_one_time']:.3f}.")
-    write_text(os.path.join(out_dir, 'fmnist_dspnet.md'), '\n'.join(lines) + '\n')
-    os.replace(os.path.join(eval_dir, 'accuracy_vs_flops.png'),
-               os.path.join(out_dir, 'fmnist_dspnet.png'))
-    print('\n'.join(lines))
+        seeds = [args.seed] if args.part else [0]
+    known = all_parts(args.recipe, args.quick)
+    if args.part is not None and args.part not in known:
+        raise cli.UsageError(f'--part {args.part!r} is not a part of recipe {args.recipe!r}; '
+                             f"choose from {', '.join(known)}")
+    if args.list:
+        for s in seeds:
+            for part in known:
+                done = os.path.isfile(part_file(args.parts_dir, args.recipe, s, part))
+                print(f"seed {s} {part:<16} {'done' if done else 'missing'}")
+        return None
+    if args.part:
+        return run_part(args.part, args.seed, args)
+    if not args.merge:
+        for s in seeds:
+            for part in known:
+                if not os.path.isfile(part_file(args.parts_dir, args.recipe, s, part)):
+                    run_part(part, s, args)
+    return merge(args)
 
 
 if __name__ == '__main__':

@@ -3,14 +3,17 @@
 Trains VICReg (dense baseline), VICReg-Gating (single gated stream) and VICReg-Dual-Gating
 (dense + gated branches, dual BN) at FLOPs budgets t_d = 0.1, 0.3, 0.5 with the configs
 configs/{vicreg,vicreg-gating,vicreg-dual-gating}_r18_fmnist.py, then evaluates every network
-on frozen features (weighted k-NN, k=20, and a linear probe; whole train split as the memory
-bank / training set, whole test split as queries) and measures the FLOPs the gated networks
+on frozen features (weighted k-NN, k=20, and the converged L-BFGS linear probe with its L2
+chosen on 10 % of the train split; whole train split as the memory bank / training set, whole
+test split as queries) next to the floor, raw pixels under the same protocol, and measures the FLOPs the gated networks
 keep on the test split (gated branch, deterministic gates), counted as the reference code counts
 them (conv multiply-accumulates, gates' 1x1 convs on the gated side: the paper's "FLOPs R.")
 and, beside it, with mmengine's fuller count (BN and pooling too).
 
     python tools/benchmarks/fmnist_gating.py            # full
     python tools/benchmarks/fmnist_gating.py --quick    # a smoke run: t_d 0.3, few iterations
+    python tools/benchmarks/fmnist_gating.py --reuse    # evaluate again the checkpoints of an
+                                                        # earlier full run in --work-dir
 
 Writes <out-dir>/fmnist_gating.{json,md} and fmnist_gating_density.png (mean channel density
 of every gated block of the dual-gating networks, one bar group per budget).
@@ -27,7 +30,8 @@ from dspnet_mm.apis import backbone_state_dict, cli, load_checkpoint_safely
 from dspnet_mm.apis import gating_analysis as analyze_gating
 from dspnet_mm.apis.backbone import load_weights
 from dspnet_mm.apis.benchmark import REPO, train
-from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1, linear_probe_top1
+from dspnet_mm.apis.evaluation import (ImageSet, extract_features, knn_top1, linear_probe,
+                                       linear_probe_top1, raw_pixels)
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
 from dspnet_mm.registry import MODELS
 
@@ -46,10 +50,34 @@ def dense_backbone(checkpoint: str, cfg: Config):
     return net
 
 
-def accuracies(train_feats, train_y, test_feats, test_y, linear_epochs):
-    return dict(knn=knn_top1(train_feats, train_y, test_feats, test_y, k=20),
-                linear=linear_probe_top1(train_feats, train_y, test_feats, test_y,
-                                         epochs=linear_epochs))
+def accuracies(train_feats, train_y, test_feats, test_y, linear_epochs, probe='lbfgs'):
+    """k-NN and linear-probe top-1 (%); with the L-BFGS probe also its train top-1 and L2."""
+    out = dict(knn=knn_top1(train_feats, train_y, test_feats, test_y, k=20))
+    if probe == 'sgd':
+        out['linear'] = linear_probe_top1(train_feats, train_y, test_feats, test_y,
+                                          epochs=linear_epochs)
+    else:
+        fit = linear_probe(train_feats, train_y, test_feats, test_y)
+        out.update(linear=fit['top1'], linear_train=fit['train_top1'], linear_l2=fit['l2'])
+    return out
+
+
+def floor(train_set, test_set, args):
+    """Raw pixels under the same protocol: what a network must beat to have learnt anything."""
+    return accuracies(*raw_pixels(train_set.batches(args.batch_size)),
+                      *raw_pixels(test_set.batches(args.batch_size)), args.linear_epochs,
+                      args.probe)
+
+
+def trained_checkpoint(work_dir: str, config: str, options):
+    """The final checkpoint of an earlier run of ``config`` + ``options`` in ``work_dir``, or
+    None (a run stopped early left no final checkpoint)."""
+    iters = Config.fromfile(config).train_cfg.max_iters
+    for o in options:
+        if o.startswith('train_cfg.max_iters='):
+            iters = int(o.split('=', 1)[1])
+    path = os.path.join(work_dir, f'iter_{iters}.pth')
+    return path if os.path.isfile(path) else None
 
 
 def evaluate(method, checkpoint, cfg, train_set, test_set, args):
@@ -58,18 +86,19 @@ def evaluate(method, checkpoint, cfg, train_set, test_set, args):
         net = dense_backbone(checkpoint, cfg)
         batches = [extract_features(net, s.batches(args.batch_size))
                    for s in (train_set, test_set)]
-        return dict(dense=accuracies(*batches[0], *batches[1], args.linear_epochs))
+        return dict(dense=accuracies(*batches[0], *batches[1], args.linear_epochs, args.probe))
     net = analyze_gating.load_gated_backbone(checkpoint, cfg)
     stats = analyze_gating.gated_statistics(net, test_set, args.batch_size)
     tr_dense, tr_gated, tr_y = analyze_gating.features(net, train_set, args.batch_size)
     te_dense, te_gated, te_y = analyze_gating.features(net, test_set, args.batch_size)
-    out = dict(gated=accuracies(tr_gated, tr_y, te_gated, te_y, args.linear_epochs),
+    out = dict(gated=accuracies(tr_gated, tr_y, te_gated, te_y, args.linear_epochs, args.probe),
                flops_kept=stats['flops_kept'], flops_reduction=stats['flops_reduction'],
                dense_mflops=stats['dense_mflops'], gated_mflops=stats['gated_mflops'],
                flops_convention=stats['flops_convention'],
                mmengine_count=stats['mmengine_count'], density=stats['density'])
     if method == 'vicreg-dual-gating':  # the single-stream baseline has no dense branch
-        out['dense'] = accuracies(tr_dense, tr_y, te_dense, te_y, args.linear_epochs)
+        out['dense'] = accuracies(tr_dense, tr_y, te_dense, te_y, args.linear_epochs,
+                                  args.probe)
     return out
 
 
@@ -81,12 +110,26 @@ def main(argv=None):
     p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_gating'))
     p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
     p.add_argument('--batch-size', type=int, default=512, help='evaluation batch size')
-    p.add_argument('--linear-epochs', type=int, default=100)
+    p.add_argument('--linear-epochs', type=int, default=100, help="epochs of --probe sgd")
+    p.add_argument('--probe', choices=['lbfgs', 'sgd'], default='lbfgs',
+                   help="linear probe: converged L-BFGS (default) or the earlier 100-epoch SGD")
+    p.add_argument('--reuse', action='store_true',
+                   help='skip training a run whose final checkpoint is already in --work-dir '
+                        '(its train seconds are taken from --out-dir/fmnist_gating.json)')
     args = p.parse_args(argv)
+    for name in ('batch_size', 'linear_epochs'):
+        cli.positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_none=False)
 
-    budgets = [float(b) for b in args.budgets.split(',')]
+    try:
+        budgets = [float(b) for b in args.budgets.split(',')]
+    except ValueError:
+        raise cli.UsageError(f'--budgets {args.budgets!r} must be comma-separated numbers in '
+                             '(0, 1], e.g. 0.1,0.3,0.5') from None
     if any(not 0 < b <= 1 for b in budgets):
-        p.error(f'--budgets {args.budgets}: every t_d must be in (0, 1]')
+        raise cli.UsageError(f'--budgets {args.budgets}: every t_d must be in (0, 1]')
+    if not os.path.isdir(args.data):
+        raise cli.UsageError(f'--data {args.data!r} does not exist; run '
+                             'tools/prepare_fashion_mnist.py first')
     options = [f'train_dataloader.dataset.data_prefix={args.data}']
     train_subset = test_subset = None
     if args.quick:
@@ -102,12 +145,20 @@ def main(argv=None):
     cfg.merge_from_dict({'train_dataloader.dataset.data_prefix': args.data})
     train_set = ImageSet(cfg, False, train_subset)
     test_set = ImageSet(cfg, True, test_subset)
+    earlier = {}
+    if args.reuse and os.path.isfile(os.path.join(args.out_dir, 'fmnist_gating.json')):
+        with open(os.path.join(args.out_dir, 'fmnist_gating.json')) as f:
+            earlier = {(r['method'], r['t_d']): r['train_seconds'] for r in json.load(f)['rows']}
     rows = []
     for method, t_d in runs:
         name = method if t_d is None else f'{method}_td{t_d:g}'
         extra = [] if t_d is None else [f'model.sparsity_loss.t_d={t_d}']
-        seconds, ckpt = train(CONFIGS[method], os.path.join(args.work_dir, name),
-                              options + extra)
+        work = os.path.join(args.work_dir, name)
+        ckpt = trained_checkpoint(work, CONFIGS[method], options) if args.reuse else None
+        if ckpt is None:
+            seconds, ckpt = train(CONFIGS[method], work, options + extra)
+        else:
+            seconds = earlier.get((method, t_d), float('nan'))
         run_cfg = Config.fromfile(CONFIGS[method])
         run_cfg.merge_from_dict({'train_dataloader.dataset.data_prefix': args.data})
         if t_d is not None:
@@ -116,14 +167,20 @@ def main(argv=None):
                    **evaluate(method, ckpt, run_cfg, train_set, test_set, args))
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != 'density'}), flush=True)
-    report = summarise(rows, args.quick, len(train_set), len(test_set))
+    report = summarise(rows, args.quick, len(train_set), len(test_set),
+                       floor(train_set, test_set, args), args.probe)
     write(report, args.out_dir)
     return report
 
 
-def summarise(rows, quick, train_images, test_images):
+def summarise(rows, quick, train_images, test_images, floor_scores, probe='lbfgs'):
     gating = {r['t_d']: r for r in rows if r['method'] == 'vicreg-gating'}
     targets = []
+    for r in rows:
+        for branch in ('dense', 'gated'):
+            if branch in r:
+                r[branch]['minus_floor'] = {m: round(r[branch][m] - floor_scores[m], 2)
+                                            for m in ('knn', 'linear')}
     for r in rows:
         if r['method'] != 'vicreg-dual-gating':
             continue
@@ -137,8 +194,13 @@ def summarise(rows, quick, train_images, test_images):
             flops_reduction_minus_target=round(100 * (r['flops_reduction'] - (1 - r['t_d'])),
                                                1),
             reduction_within_5_points=abs(r['flops_reduction'] - (1 - r['t_d'])) <= 0.05))
+    margins = [r[b]['minus_floor'][m] for r in rows for b in ('dense', 'gated') if b in r
+               for m in ('knn', 'linear')]
     return dict(benchmark='fmnist_gating', quick=quick, train_images=train_images,
-                test_images=test_images, rows=rows, targets=targets,
+                test_images=test_images, probe=probe, rows=rows, floor=floor_scores,
+                above_floor=dict(all=min(margins) > 0, min_margin=min(margins),
+                                 max_margin=max(margins)),
+                targets=targets,
                 target_text=dict(
                     accuracy="dual gating's gated branch at or above the single-stream gated "
                              'baseline at each budget (linear top-1)',
@@ -161,8 +223,13 @@ def write(report, out_dir):
             f"{100 * r['flops_reduction']:.1f}%" if 'flops_reduction' in r else '0%',
             f"{100 * r['mmengine_count']['flops_reduction']:.1f}%" if 'mmengine_count' in r
             else '0%',
-            f"{r['train_seconds']:.0f}"] for r in report['rows']])]
-    lines += ['', f"k-NN (k=20) and linear probe on frozen features: {report['train_images']} "
+            f"{r['train_seconds']:.0f}"] for r in report['rows']] + [[
+            '**raw pixels (floor)**', '-', f"{report['floor']['knn']:.2f}",
+            f"{report['floor']['linear']:.2f}", '', '', '', '', '', '']])]
+    probe = ('converged L-BFGS probe' if report.get('probe', 'lbfgs') == 'lbfgs' else
+             '100-epoch SGD probe')
+    lines += ['', f"k-NN (k=20) and linear probe ({probe}) on frozen features: "
+              f"{report['train_images']} "
               f"train / {report['test_images']} test images; FLOPs on the test split, conv "
               "multiply-accumulates and the gates' 1x1 convs as the reference counts them "
               "(FLOPs kept, FLOPs R.) and mmengine's count with BN and pooling."]
@@ -171,6 +238,10 @@ def write(report, out_dir):
                      f"{t['gated_linear_minus_baseline']:+.2f} linear, "
                      f"{t['gated_knn_minus_baseline']:+.2f} k-NN; FLOPs reduction - (1 - t_d) "
                      f"= {t['flops_reduction_minus_target']:+.1f} points")
+    a = report['above_floor']
+    lines.append(f"- vs the raw-pixel floor: every branch {'above' if a['all'] else 'NOT above'}"
+                 f" it on both metrics; margins from {a['min_margin']:+.2f} to "
+                 f"{a['max_margin']:+.2f} points")
     write_text(os.path.join(out_dir, 'fmnist_gating.md'), '\n'.join(lines) + '\n')
     plot_density([r for r in report['rows'] if r['method'] == 'vicreg-dual-gating'],
                  os.path.join(out_dir, 'fmnist_gating_density.png'))

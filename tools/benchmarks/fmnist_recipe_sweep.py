@@ -1,43 +1,52 @@
-"""How the Fashion-MNIST CPU recipe was chosen: plain BYOL on the widest DN (r18_w1) under a few
-variants of the schedule, each evaluated by k-NN (k=20) on frozen features, next to the same
-network with random weights and k-NN on raw pixels.
+"""How the Fashion-MNIST quality recipe was found: DSPNet (configs/dspnet_r18_fmnist.py) under
+variants of the schedule, batch, learning rate, stage strides, EMA momentum and views, each
+trained to the end of its own (short) schedule and every DN evaluated on frozen features
+(weighted k-NN, k=20, and the converged L-BFGS probe) next to raw pixels on the same images.
 
-    python tools/benchmarks/fmnist_recipe_sweep.py            # about 25 min on 2 cores
-    python tools/benchmarks/fmnist_recipe_sweep.py --quick
+    python tools/benchmarks/fmnist_recipe_sweep.py --variants s2_b256,s1_b64   # ~10 min each
+    python tools/benchmarks/fmnist_recipe_sweep.py --quick                     # smoke run
 
-Variants (``configs/byol_r18_fmnist.py`` otherwise): ``800x128`` the first recipe, ``1600x64``
-the current one (twice the updates, the same images), ``800x128_lr5e-3`` and ``800x128_m0.96``
-(EMA momentum). Prints one JSON object.
+Resumable: a variant whose result is already in --out is skipped (``--force`` reruns it);
+each finished variant is written at once. The variants are the VARIANTS table below.
 """
 import argparse
-import json
 import os
 import sys
 
-import torch
-from mmengine.config import Config
+from dspnet_mm.apis import cli
+from dspnet_mm.apis.benchmark import REPO, machine, train
+from dspnet_mm.apis.report import write_json
+from dspnet_mm.apis.subnet_evaluation import EvalSettings, evaluate_subnets, prepare_evaluation
 
-from dspnet_mm.apis import build_backbone, cli
-from dspnet_mm.apis.benchmark import REPO, train
-from dspnet_mm.apis.evaluation import ImageSet, extract_features, knn_top1
-from dspnet_mm.apis.subnet_evaluation import load_baseline
-
-CFG = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
+CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
 
 
-def schedule(iters, batch):
-    warmup = 100 if iters >= 1600 else 50
+def schedule(iters: int, batch: int, lr: float = 2e-3, warmup: int = None):
+    """cfg-options of a linear warm-up + cosine schedule of ``iters`` x ``batch`` images."""
+    warmup = warmup or max(10, iters // 16)
     return [f'train_cfg.max_iters={iters}', f'train_dataloader.batch_size={batch}',
-            f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}',
-            f'param_scheduler.1.T_max={iters - warmup}', f'param_scheduler.1.end={iters}',
-            f'default_hooks.checkpoint.interval={iters}']
+            f'optim_wrapper.optimizer.lr={lr}', f'param_scheduler.0.end={warmup}',
+            f'param_scheduler.1.begin={warmup}', f'param_scheduler.1.T_max={iters - warmup}',
+            f'param_scheduler.1.end={iters}', f'default_hooks.checkpoint.interval={iters}']
 
 
+S2 = ['model.backbone.strides=(2,2,2,2)']  # stages at 14/7/4/2 px instead of 28/14/7/4
+NO_BLUR = ['train_pipeline.0.transforms.0.3.prob=0.0', 'train_pipeline.0.transforms.1.3.prob=0.0',
+           'train_pipeline.0.transforms.1.4.prob=0.0']
+
+# each about 8-10 minutes of training on 2 idle cores
 VARIANTS = {
-    '800x128': schedule(800, 128),
-    '1600x64': schedule(1600, 64),
-    '800x128_lr5e-3': schedule(800, 128) + ['optim_wrapper.optimizer.lr=0.005'],
-    '800x128_m0.96': schedule(800, 128) + ['model.base_momentum=0.96'],
+    's1_b64': schedule(650, 64),                         # the demo config, shortened
+    's2_b128': S2 + schedule(700, 128),
+    's2_b256': S2 + schedule(360, 256, lr=4e-3),
+    's2_b128_m0.98': S2 + schedule(700, 128) + ['model.base_momentum=0.98'],
+    's2_b128_lr4e-3': S2 + schedule(700, 128, lr=4e-3),
+    's2_b128_noblur': S2 + schedule(700, 128) + NO_BLUR,
+    's1_b64_lr4e-3': schedule(650, 64, lr=4e-3),
+    's1_b32': schedule(1100, 32, lr=1e-3),
+    's1_b64_w24': schedule(450, 64) + ['model.backbone.stem_channels=24',
+                                       'model.backbone.base_channels=24',
+                                       'model.neck.in_channels=192'],
 }
 
 
@@ -45,48 +54,65 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true')
     p.add_argument('--variants', default=','.join(VARIANTS))
+    p.add_argument('--force', action='store_true', help='rerun variants already in --out')
     p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_sweep'))
-    p.add_argument('--train-subset', type=int, default=20000, help='k-NN bank images')
-    p.add_argument('--test-subset', type=int, default=5000, help='k-NN query images')
+    p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
+    p.add_argument('--out', default=os.path.join(REPO, 'docs', 'results',
+                                                 'fmnist_recipe_sweep.json'))
+    p.add_argument('--train-subset', type=int, default=20000,
+                   help='k-NN bank / probe training images')
+    p.add_argument('--test-subset', type=int, default=5000, help='query images')
     args = p.parse_args(argv)
     names = args.variants.split(',')
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        p.error(f'unknown variants {unknown}; choose from {list(VARIANTS)}')
-    cfg = Config.fromfile(CFG)
-    extra = []
+        raise cli.UsageError(f'unknown variants {unknown}; choose from {list(VARIANTS)}')
+    if not os.path.isdir(args.data):
+        raise cli.UsageError(f'--data {args.data!r} does not exist; run '
+                             'tools/prepare_fashion_mnist.py first')
+    data = [f'train_dataloader.dataset.data_prefix={args.data}']
+    extra, settings = [], EvalSettings(train_subset=args.train_subset,
+                                       test_subset=args.test_subset)
     if args.quick:
-        names, args.train_subset, args.test_subset = names[:2], 500, 200
-        extra = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        names = names[:2]
+        settings.train_subset, settings.test_subset = 500, 200
+        extra = ['train_cfg.max_iters=2', 'train_dataloader.num_workers=0',
+                 'train_dataloader.persistent_workers=False',
                  'train_dataloader.dataset.indices=256']
-    bank = ImageSet(cfg, False, args.train_subset)
-    queries = ImageSet(cfg, True, args.test_subset)
-
-    def knn(net):
-        return knn_top1(*extract_features(net, bank.batches(256)),
-                        *extract_features(net, queries.batches(256)))
-
-    xb, yb = bank.tensors()
-    xq, yq = queries.tensors()
-    torch.manual_seed(0)
-    random_net = build_backbone(cfg.model.backbone)
-    random_net.init_weights()
-    random_net.eval()
-    result = dict(benchmark='fmnist_recipe_sweep', quick=args.quick, network='r18_w1',
-                  train_images=len(bank), test_images=len(queries),
-                  knn_raw_pixels=knn_top1(xb.flatten(1), yb, xq.flatten(1), yq),
-                  knn_random_weights=knn(random_net), variants={})
+    report = dict(benchmark='fmnist_recipe_sweep', quick=args.quick, config=CFG,
+                  train_images=settings.train_subset, test_images=settings.test_subset,
+                  machine=machine(), variants={})
+    if os.path.isfile(args.out) and not args.quick:
+        import json
+        with open(args.out) as f:
+            report['variants'] = json.load(f).get('variants', {})
     for name in names:
-        options = VARIANTS[name] + extra
-        if args.quick:  # a few steps of each variant's batch size
-            options = [o for o in options if not o.startswith('train_cfg.max_iters')]
-            options += ['train_cfg.max_iters=2']
-        seconds, ckpt = train(CFG, os.path.join(args.work_dir, name), options)
-        net, _ = load_baseline(ckpt)
-        result['variants'][name] = dict(knn=knn(net), train_seconds=round(seconds, 1),
-                                        options=VARIANTS[name])
-    return result
+        if name in report['variants'] and not args.force:
+            print(f'{name}: already measured, skipped')
+            continue
+        work = os.path.join(args.work_dir, name)
+        options = [o for o in VARIANTS[name] + data + extra
+                   if not (args.quick and o.startswith('train_cfg.max_iters=') and
+                           o != 'train_cfg.max_iters=2')]
+        seconds, ckpt = train(CFG, work, options)
+        ev = prepare_evaluation(ckpt, os.path.join(work, os.path.basename(CFG)),
+                                settings=settings,
+                                cfg_options={'train_dataloader.dataset.data_prefix': args.data})
+        rows = evaluate_subnets(ev)
+        floor = next(r for r in rows if r['method'] == 'floor')
+        report['variants'][name] = dict(
+            options=VARIANTS[name], train_seconds=round(seconds, 1),
+            knn={r['name']: round(r['knn_top1'], 2) for r in rows},
+            linear={r['name']: round(r['linear_top1'], 2) for r in rows},
+            min_margin_knn=round(min(r['knn_top1'] - floor['knn_top1'] for r in rows
+                                     if r['method'] == 'DSPNet'), 2),
+            min_margin_linear=round(min(r['linear_top1'] - floor['linear_top1'] for r in rows
+                                        if r['method'] == 'DSPNet'), 2))
+        print(name, report['variants'][name])
+        if not args.quick:
+            write_json(args.out, report)
+    return report
 
 
 if __name__ == '__main__':
-    sys.exit(cli.script(lambda argv: print(json.dumps(main(argv), indent=1))))
+    sys.exit(cli.script(main))

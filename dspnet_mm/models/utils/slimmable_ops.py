@@ -15,6 +15,16 @@ import torch.nn.functional as F
 from dspnet_mm import compat
 
 
+def prefix(t: torch.Tensor, *sizes: int) -> torch.Tensor:
+    """``t[:sizes[0], :sizes[1], ...]``, slicing only the dimensions that shrink: a dimension
+    kept whole costs no view and, in training, no ``slice_backward`` (one more kernel on a
+    GPU)."""
+    for dim, n in enumerate(sizes):
+        if n != t.size(dim):
+            t = t.narrow(dim, 0, n)
+    return t
+
+
 class SlimmableConv2d(nn.Conv2d):
     """``nn.Conv2d`` that uses ``weight[:active_out_channels, :x.size(1)]`` (groups=1)."""
 
@@ -31,7 +41,7 @@ class SlimmableConv2d(nn.Conv2d):
                              f'the layer has at most {self.in_channels}')
         if in_c == self.in_channels and out_c == self.out_channels:
             return super().forward(x)
-        bias = None if self.bias is None else self.bias[:out_c]
+        bias = None if self.bias is None else prefix(self.bias, out_c)
         return compat.conv_forward(self, x, self._sliced_weight(out_c, in_c), bias)
 
     def _sliced_weight(self, out_c: int, in_c: int) -> torch.Tensor:
@@ -39,7 +49,7 @@ class SlimmableConv2d(nn.Conv2d):
         convolution needs is cached per shape until the weight changes (its version counter
         moves on every in-place update, e.g. an optimizer step or ``load_state_dict``)."""
         if torch.is_grad_enabled() and self.weight.requires_grad:
-            return self.weight[:out_c, :in_c]
+            return prefix(self.weight, out_c, in_c)
         cache = self.__dict__.setdefault('_slice_cache', {})
         stamp = (compat.tensor_version(self.weight), self.weight.data_ptr())
         hit = cache.get((out_c, in_c))
@@ -63,8 +73,8 @@ class SlimmableLinear(nn.Linear):
                              f'the layer has at most {self.in_features}')
         if in_f == self.in_features and out_f == self.out_features:
             return super().forward(x)
-        bias = None if self.bias is None else self.bias[:out_f]
-        return F.linear(x, self.weight[:out_f, :in_f], bias)
+        bias = None if self.bias is None else prefix(self.bias, out_f)
+        return F.linear(x, prefix(self.weight, out_f, in_f), bias)
 
 
 class SwitchableBatchNorm2d(nn.BatchNorm2d):
@@ -103,8 +113,8 @@ class SwitchableBatchNorm2d(nn.BatchNorm2d):
         if c > self.num_features:
             raise ValueError(f'SwitchableBatchNorm2d: input has {c} channels, '
                              f'the layer has at most {self.num_features}')
-        return self._batch_norm(x, self.running_mean[:c], self.running_var[:c],
-                                self.weight[:c], self.bias[:c], self)
+        return self._batch_norm(x, prefix(self.running_mean, c), prefix(self.running_var, c),
+                                prefix(self.weight, c), prefix(self.bias, c), self)
 
     def _batch_norm(self, x, running_mean, running_var, weight, bias, owner):
         # same momentum bookkeeping as nn.BatchNorm2d, on the statistics of ``owner``

@@ -1,0 +1,43 @@
+"""Launch overhead, measured without a GPU: the ATen operators (kernel launches on a GPU) that a
+DN run inside the supernet and a DSPNet step dispatch, against a plain network of the same shape
+and the ideal step (tools/benchmarks/slim_overhead.py and train_cost.py report the same
+counts; the DSPNet-step ceiling is in tests/test_tools/test_benchmarks.py). Ceilings, so slicing or dispatch overhead cannot creep back in unnoticed."""
+import pytest
+import torch
+
+from conftest import load_tool
+
+from dspnet_mm.apis.benchmark import aten_ops
+from dspnet_mm.compat import count_dispatched_ops
+from dspnet_mm.models import SlimmableResNet
+
+slim_overhead = load_tool('benchmarks/slim_overhead.py')
+
+
+@pytest.fixture(scope='module')
+def supernet():
+    torch.manual_seed(0)
+    return SlimmableResNet(50, subnets=slim_overhead.SUBNETS)
+
+
+def test_count_dispatched_ops_counts_kernels_not_views():
+    x = torch.randn(4, 4)
+    total, names = count_dispatched_ops(lambda: (x[:2, :2] + 1).relu().t().contiguous(), True)
+    # slice/transpose are views (no kernel); add, relu and the contiguous copy are kernels
+    assert names == {'add': 1, 'relu': 1, 'clone': 1} and total == 3
+    assert aten_ops(lambda: x + x) == 1
+
+
+@pytest.mark.parametrize('name', list(slim_overhead.SUBNETS))
+def test_dn_inside_supernet_launches_like_a_plain_network(supernet, name):
+    plain = supernet.export(name)
+    supernet.set_subnet(name)
+    counts = slim_overhead.launch_counts(supernet, plain, torch.randn(2, 3, 32, 32))
+    # inference: sliced weights are cached, so the supernet runs exactly the plain ops
+    assert counts['eval']['supernet'] == counts['eval']['plain'], counts
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules())
+    if name == 'r50_w1':  # full width: nothing is sliced, nothing extra in backward either
+        assert counts['train']['supernet'] == counts['train']['plain'], counts
+    else:  # at most one slice_backward per sliced dimension of each conv weight
+        assert counts['train']['plain'] < counts['train']['supernet'] <= (
+            counts['train']['plain'] + 2 * convs), counts
