@@ -146,19 +146,32 @@ def test_gated_inference_quick():
         assert abs(row['flops_ratio'] - 1 / row['flops_kept']) < 0.01
         assert _ratio_ok(row['fast_speedup_over_dense'])
         assert row['dense_ms'] > 0 and row['masked_ms'] > 0 and row['fast_ms'] > 0
+        ops = row['aten_ops']
+        # the dense network never waits for the host; the masked path adds the gates and the
+        # mask products; the fast path reads masks on the host (nonzero/unique) per block
+        assert ops['dense']['host_syncs'] == 0 and ops['masked']['host_syncs'] == 0
+        assert ops['masked']['ops'] > ops['dense']['ops']
+        assert ops['fast']['host_syncs'] >= 8  # at least one per gated block
+    assert r['machine']['device'] == 'cpu' and r['amp'] is False
     assert set(r['target_met_by_batch']) == {'1', '4'}
 
 
 def test_fmnist_recipe_sweep_quick(tmp_path):
     fmnist_recipe_sweep = load_tool('benchmarks/fmnist_recipe_sweep.py')
-    r = fmnist_recipe_sweep.main(['--quick', '--work-dir', str(tmp_path)])
-    assert list(r['variants']) == ['800x128', '1600x64']
+    r = fmnist_recipe_sweep.main(['--quick', '--work-dir', str(tmp_path),
+                                  '--variants', 's1_b64,s2_b128'])
+    assert list(r['variants']) == ['s1_b64', 's2_b128']
     assert r['train_images'] == 500 and r['test_images'] == 200
-    for acc in [r['knn_raw_pixels'], r['knn_random_weights']] + [
-            v['knn'] for v in r['variants'].values()]:
-        assert 10 < acc <= 100  # 10 classes: chance is 10%
-    assert r['variants']['1600x64']['options'][:2] == ['train_cfg.max_iters=1600',
-                                                       'train_dataloader.batch_size=64']
+    for v in r['variants'].values():
+        assert set(v['knn']) == {'r18_w1', 'r18_w075', 'r18_w05', 'r10_w05', 'r18_w025',
+                                 'raw pixels'}
+        for acc in list(v['knn'].values()) + list(v['linear'].values()):
+            assert 10 < acc <= 100  # 10 classes: chance is 10%
+        assert v['min_margin_knn'] == round(min(
+            a - v['knn']['raw pixels'] for n, a in v['knn'].items() if n != 'raw pixels'), 2)
+    assert 'model.backbone.strides=(2,2,2,2)' in r['variants']['s2_b128']['options']
+    with pytest.raises(UsageError, match='unknown variants'):
+        fmnist_recipe_sweep.main(['--quick', '--variants', 'nope'])
 
 
 def test_fmnist_floor_quick():

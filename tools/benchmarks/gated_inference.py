@@ -1,4 +1,4 @@
-"""CPU inference time of a GatedResNet: the dense network, the gated branch computed as dense x
+"""Inference time of a GatedResNet: the dense network, the gated branch computed as dense x
 mask, and the fast gated path (only the active channels), at fixed channel densities, batch 1
 and 32. The FLOPs ratio (dense / gated, gates included) is the limit of the speed-up.
 
@@ -9,7 +9,10 @@ Every block keeps the same fraction of its channels for every image (gates set s
 cost kept). Prints one JSON object: per batch size and density the FLOPs kept, the median
 times (interleaved repeats: dense, masked, fast, dense, ...), the fast path's speed-up over
 dense with its spread, and that speed-up as a fraction of the FLOPs ratio. Target: at density
-0.3 the fast path reaches at least half of the FLOPs ratio.
+0.3 the fast path reaches at least half of the FLOPs ratio. ``--device cuda`` times on a GPU
+(``--amp``: bf16 autocast). Beside the times, each path's ATen operators per forward (kernel
+launches on a GPU) and, among them, the host synchronisations (``nonzero``, ``unique``,
+``.item()``): CPU-measurable proxies of the GPU cost.
 """
 import argparse
 import json
@@ -18,7 +21,9 @@ import sys
 import torch
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import interleaved, machine, median_ms, ratio_stats
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, machine,
+                                      median_ms, ratio_stats, resolve_device)
+from dspnet_mm.compat import count_dispatched_ops
 
 from dspnet_mm.models import GatedResNet
 
@@ -36,6 +41,17 @@ def set_density(net: GatedResNet, density: float, seed: int = 0):
         blk.gate.bn.bias.data.fill_(5.)
 
 
+HOST_SYNCS = ('nonzero', 'unique_dim', '_unique2', 'unique_consecutive', '_local_scalar_dense')
+
+
+def launches(fn) -> dict:
+    """ATen operators (no views) of one call of ``fn`` after a warm-up call, and how many of
+    them wait for the device (their output size or value is read on the host)."""
+    fn()
+    total, names = count_dispatched_ops(fn, names=True)
+    return dict(ops=total, host_syncs=sum(names.get(n, 0) for n in HOST_SYNCS))
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='small input, few repeats')
@@ -46,9 +62,15 @@ def main(argv=None) -> dict:
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 32])
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--repeats', type=int, default=10)
+    add_device_arguments(p)
     args = p.parse_args(argv)
     if any(not 0 < d <= 1 for d in args.densities):
-        p.error(f'--densities {args.densities}: each must be in (0, 1]')
+        raise cli.UsageError(f'--densities {args.densities}: each must be in (0, 1]')
+    for name in ('depth', 'size', 'base_channels', 'threads', 'repeats'):
+        cli.positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_none=False)
+    for b in args.batch_sizes:
+        cli.positive('--batch-sizes', b, allow_none=False)
+    device = resolve_device(args.device)
     if args.quick:
         args.size, args.repeats, args.batch_sizes = 32, 2, [1, 4]
     torch.set_num_threads(args.threads)
@@ -57,21 +79,22 @@ def main(argv=None) -> dict:
     table = net.flops((3, args.size, args.size))
     rows = []
     for batch in args.batch_sizes:
-        x = torch.randn(batch, 3, args.size, args.size)
+        x = torch.randn(batch, 3, args.size, args.size).to(device)
         for density in args.densities:
-            set_density(net, density)
+            set_density(net.cpu(), density)
+            net.to(device)
             with torch.no_grad():
                 kept = table.kept(net.forward_gated(x)[1]).mean().item()
 
             def run(gated, sparse):
                 def fn():
                     net.set_sparse_inference(sparse)
-                    with torch.no_grad():
+                    with torch.no_grad(), autocast(device, args.amp):
                         net(x, gated=gated)
                 return fn
 
-            times = interleaved(dict(dense=run(False, False), masked=run(True, False),
-                                     fast=run(True, True)), args.repeats)
+            paths = dict(dense=run(False, False), masked=run(True, False), fast=run(True, True))
+            times = interleaved(paths, args.repeats, device=device)
             speedup = ratio_stats(times['dense'], times['fast'])
             rows.append(dict(batch=batch, density=density, flops_kept=round(kept, 4),
                              flops_ratio=round(1 / kept, 3),
@@ -81,15 +104,16 @@ def main(argv=None) -> dict:
                              fast_speedup_over_dense=speedup,
                              fast_speedup_over_masked=ratio_stats(times['masked'],
                                                                   times['fast']),
-                             fraction_of_limit=round(speedup['median'] * kept, 3)))
+                             fraction_of_limit=round(speedup['median'] * kept, 3),
+                             aten_ops={k: launches(fn) for k, fn in paths.items()}))
     net.set_sparse_inference(True)
     target = {str(r['batch']): r['fraction_of_limit'] >= 0.5 for r in rows
               if abs(r['density'] - 0.3) < 1e-9}
     return dict(benchmark='gated_inference', quick=args.quick,
                 network=f'ResNet-{args.depth}, base width {args.base_channels}, '
                         f'input {args.size}x{args.size}',
-                dense_mflops=round(table.dense / 1e6, 2), repeats=args.repeats,
-                machine=machine(), rows=rows,
+                dense_mflops=round(table.dense / 1e6, 2), repeats=args.repeats, amp=args.amp,
+                machine=machine(device), rows=rows,
                 target='fast speed-up over dense at density 0.3 >= half the FLOPs ratio',
                 target_met_by_batch=target)
 
