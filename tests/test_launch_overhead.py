@@ -7,7 +7,7 @@ import torch
 
 from conftest import load_tool
 
-from dspnet_mm.apis.benchmark import aten_ops
+from dspnet_mm.apis.benchmark import aten_ops, pass_launches
 from dspnet_mm.compat import count_dispatched_ops
 from dspnet_mm.models import SlimmableResNet
 
@@ -32,7 +32,7 @@ def test_count_dispatched_ops_counts_kernels_not_views():
 def test_dn_inside_supernet_launches_like_a_plain_network(supernet, name):
     plain = supernet.export(name)
     supernet.set_subnet(name)
-    counts = slim_overhead.launch_counts(supernet, plain, torch.randn(2, 3, 32, 32))
+    counts = pass_launches(supernet, plain, torch.randn(2, 3, 32, 32))
     # inference: sliced weights are cached, so the supernet runs exactly the plain ops
     assert counts['eval']['supernet'] == counts['eval']['plain'], counts
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules())
@@ -41,3 +41,17 @@ def test_dn_inside_supernet_launches_like_a_plain_network(supernet, name):
     else:  # at most one slice_backward per sliced dimension of each conv weight
         assert counts['train']['plain'] < counts['train']['supernet'] <= (
             counts['train']['plain'] + 2 * convs), counts
+
+
+def test_gated_paths_host_synchronisations():
+    """Ceilings for gated inference: dense and masked paths never wait for the host; the fast
+    path reads each block's mask once at batch 1 (its active channels) and at most three times
+    per block for a batch (unique masks, their images, their channels)."""
+    launch_counts = load_tool('benchmarks/launch_counts.py')
+    r = launch_counts.gated_inference()['by_batch']
+    blocks = 8  # gated blocks of ResNet-18
+    for batch, row in r.items():
+        assert row['dense']['host_syncs'] == row['masked']['host_syncs'] == 0
+        assert row['masked']['ops'] <= row['dense']['ops'] + 9 * blocks, row
+    assert r['1']['fast']['host_syncs'] == blocks
+    assert r['8']['fast']['host_syncs'] <= 3 * blocks

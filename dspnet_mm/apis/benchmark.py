@@ -1,5 +1,6 @@
 """Timing protocol shared by the scripts in ``tools/benchmarks``: warm-up, then interleaved
 repeats (A B A B ...), reporting the median ratio and its spread, with the machine facts."""
+import copy
 import os
 import platform
 import statistics
@@ -9,6 +10,7 @@ import time
 from typing import Callable, Dict, Optional
 
 import torch
+import torch.nn as nn
 from mmengine.logging import MMLogger
 
 # benchmarks print one JSON object: keep mmengine's build-time warnings out of stdout
@@ -111,6 +113,87 @@ def aten_ops(fn: Callable, warmup: int = 1) -> int:
     for _ in range(warmup):
         fn()
     return compat.count_dispatched_ops(fn)
+
+
+def pass_launches(supernet, plain, x) -> dict:
+    """ATen operators of one eval forward and one train forward+backward, supernet (at its
+    current DN) and plain network, on ``x`` (fp32; the eval count is the steady state, after
+    the supernet has cached its sliced weights)."""
+    out = {}
+    for mode in ('eval', 'train'):
+        counts = {}
+        for key, net in (('supernet', supernet), ('plain', plain)):
+            net.train(mode == 'train')
+
+            def run():
+                if mode == 'eval':
+                    with torch.no_grad():
+                        net(x)
+                else:
+                    net.zero_grad(set_to_none=True)
+                    net(x)[0].mean().backward()
+            counts[key] = aten_ops(run)
+        counts['ratio'] = round(counts['supernet'] / counts['plain'], 3)
+        out[mode] = counts
+    return out
+
+
+class IdealStep(nn.Module):
+    """The sampled DNs as separate plain networks (own projector copy and head) plus one
+    shared target forward: what DSPNet's step would cost without any slicing overhead."""
+
+    def __init__(self, dspnet, names):
+        super().__init__()
+        sup = dspnet.backbone
+        # plain networks of the DNs' shapes (their weights do not matter for timing)
+        self.nets = nn.ModuleDict({n: sup.export(n, weights=False).train() for n in names})
+        self.necks = nn.ModuleDict({n: copy.deepcopy(dspnet.neck) for n in names})
+        self.heads = nn.ModuleDict({n: dspnet.head_of(n) for n in names})
+        self.target = copy.deepcopy(dspnet.target_net.module)
+
+    def step(self, views, optim):
+        with torch.no_grad():
+            t1, t2 = self.target(views[0])[0], self.target(views[1])[0]
+        loss = 0
+        for n, net in self.nets.items():
+            head, neck = self.heads[n], self.necks[n]
+            p1 = head.predictor(neck(net(views[0])))[0]
+            p2 = head.predictor(neck(net(views[1])))[0]
+            loss = loss + 2 * (head.loss(p1, t2) + head.loss(p2, t1))
+        optim.update_params(loss)
+
+
+def step_launches(dspnet, d_optim, data, ideal, i_optim, views) -> dict:
+    """ATen operators of one DSPNet step and of one ideal step (fp32)."""
+    ops = dict(dspnet=aten_ops(lambda: dspnet.train_step(data, d_optim)),
+               ideal=aten_ops(lambda: ideal.step(views, i_optim)))
+    ops['ratio'] = round(ops['dspnet'] / ops['ideal'], 3)
+    return ops
+
+
+def set_gate_density(net, density: float, seed: int = 0):
+    """Make every gate keep the same ``density`` of its channels for any image: hidden units
+    strictly positive, output weights positive for kept channels and negative otherwise."""
+    g = torch.Generator().manual_seed(seed)
+    for blk in net.gated_blocks:
+        w = blk.gate.expand.weight.data.abs() + 1e-3
+        keep = torch.zeros(w.size(0), dtype=torch.bool)
+        keep[torch.randperm(w.size(0), generator=g)[:round(density * w.size(0))]] = True
+        w[~keep] *= -1
+        blk.gate.expand.weight.data = w
+        blk.gate.bn.bias.data.fill_(5.)
+
+
+HOST_SYNCS = ('nonzero', 'unique_dim', '_unique2', 'unique_consecutive', '_local_scalar_dense')
+
+
+def launches(fn) -> dict:
+    """ATen operators (no views) of one call of ``fn`` after a warm-up call, and how many of
+    them wait for the device (their output size or value is read on the host)."""
+    from dspnet_mm import compat
+    fn()
+    total, names = compat.count_dispatched_ops(fn, names=True)
+    return dict(ops=total, host_syncs=sum(names.get(n, 0) for n in HOST_SYNCS))
 
 
 def machine(device: Optional[torch.device] = None) -> Dict:

@@ -29,7 +29,7 @@ from mmengine.registry import DefaultScope
 from dspnet_mm.apis import backbone_state_dict, cli, load_checkpoint_safely
 from dspnet_mm.apis import gating_analysis as analyze_gating
 from dspnet_mm.apis.backbone import load_weights
-from dspnet_mm.apis.benchmark import REPO, train
+from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train
 from dspnet_mm.apis.evaluation import (ImageSet, extract_features, knn_top1, linear_probe,
                                        linear_probe_top1, raw_pixels)
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
@@ -113,10 +113,12 @@ def main(argv=None):
     p.add_argument('--linear-epochs', type=int, default=100, help="epochs of --probe sgd")
     p.add_argument('--probe', choices=['lbfgs', 'sgd'], default='lbfgs',
                    help="linear probe: converged L-BFGS (default) or the earlier 100-epoch SGD")
+    p.add_argument('--device', default='cpu', help="where the runs train: 'cpu' or 'cuda'")
     p.add_argument('--reuse', action='store_true',
                    help='skip training a run whose final checkpoint is already in --work-dir '
                         '(its train seconds are taken from --out-dir/fmnist_gating.json)')
     args = p.parse_args(argv)
+    device = resolve_device(args.device)
     for name in ('batch_size', 'linear_epochs'):
         cli.positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_none=False)
 
@@ -156,7 +158,7 @@ def main(argv=None):
         work = os.path.join(args.work_dir, name)
         ckpt = trained_checkpoint(work, CONFIGS[method], options) if args.reuse else None
         if ckpt is None:
-            seconds, ckpt = train(CONFIGS[method], work, options + extra)
+            seconds, ckpt = train(CONFIGS[method], work, options + extra, device=device)
         else:
             seconds = earlier.get((method, t_d), float('nan'))
         run_cfg = Config.fromfile(CONFIGS[method])
@@ -169,6 +171,7 @@ def main(argv=None):
         print(json.dumps({k: v for k, v in row.items() if k != 'density'}), flush=True)
     report = summarise(rows, args.quick, len(train_set), len(test_set),
                        floor(train_set, test_set, args), args.probe)
+    report['machine'] = machine(device)
     write(report, args.out_dir)
     return report
 

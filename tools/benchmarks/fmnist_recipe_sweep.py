@@ -14,7 +14,7 @@ import os
 import sys
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import REPO, machine, train
+from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train
 from dspnet_mm.apis.report import write_json
 from dspnet_mm.apis.subnet_evaluation import EvalSettings, evaluate_subnets, prepare_evaluation
 
@@ -61,8 +61,10 @@ def main(argv=None):
                                                  'fmnist_recipe_sweep.json'))
     p.add_argument('--train-subset', type=int, default=20000,
                    help='k-NN bank / probe training images')
+    p.add_argument('--device', default='cpu', help="where the runs train: 'cpu' or 'cuda'")
     p.add_argument('--test-subset', type=int, default=5000, help='query images')
     args = p.parse_args(argv)
+    device = resolve_device(args.device)
     names = args.variants.split(',')
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -81,7 +83,7 @@ def main(argv=None):
                  'train_dataloader.dataset.indices=256']
     report = dict(benchmark='fmnist_recipe_sweep', quick=args.quick, config=CFG,
                   train_images=settings.train_subset, test_images=settings.test_subset,
-                  machine=machine(), variants={})
+                  machine=machine(device), variants={})
     if os.path.isfile(args.out) and not args.quick:
         import json
         with open(args.out) as f:
@@ -94,7 +96,7 @@ def main(argv=None):
         options = [o for o in VARIANTS[name] + data + extra
                    if not (args.quick and o.startswith('train_cfg.max_iters=') and
                            o != 'train_cfg.max_iters=2')]
-        seconds, ckpt = train(CFG, work, options)
+        seconds, ckpt = train(CFG, work, options, device=device)
         ev = prepare_evaluation(ckpt, os.path.join(work, os.path.basename(CFG)),
                                 settings=settings,
                                 cfg_options={'train_dataloader.dataset.data_prefix': args.data})

@@ -21,35 +21,11 @@ import sys
 import torch
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, machine,
-                                      median_ms, ratio_stats, resolve_device)
-from dspnet_mm.compat import count_dispatched_ops
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, launches,
+                                      machine, median_ms, ratio_stats, resolve_device,
+                                      set_gate_density)
 
 from dspnet_mm.models import GatedResNet
-
-
-def set_density(net: GatedResNet, density: float, seed: int = 0):
-    """Make every gate keep the same ``density`` of its channels for any image: hidden units
-    strictly positive, output weights positive for kept channels and negative otherwise."""
-    g = torch.Generator().manual_seed(seed)
-    for blk in net.gated_blocks:
-        w = blk.gate.expand.weight.data.abs() + 1e-3
-        keep = torch.zeros(w.size(0), dtype=torch.bool)
-        keep[torch.randperm(w.size(0), generator=g)[:round(density * w.size(0))]] = True
-        w[~keep] *= -1
-        blk.gate.expand.weight.data = w
-        blk.gate.bn.bias.data.fill_(5.)
-
-
-HOST_SYNCS = ('nonzero', 'unique_dim', '_unique2', 'unique_consecutive', '_local_scalar_dense')
-
-
-def launches(fn) -> dict:
-    """ATen operators (no views) of one call of ``fn`` after a warm-up call, and how many of
-    them wait for the device (their output size or value is read on the host)."""
-    fn()
-    total, names = count_dispatched_ops(fn, names=True)
-    return dict(ops=total, host_syncs=sum(names.get(n, 0) for n in HOST_SYNCS))
 
 
 def main(argv=None) -> dict:
@@ -81,7 +57,7 @@ def main(argv=None) -> dict:
     for batch in args.batch_sizes:
         x = torch.randn(batch, 3, args.size, args.size).to(device)
         for density in args.densities:
-            set_density(net.cpu(), density)
+            set_gate_density(net.cpu(), density)
             net.to(device)
             with torch.no_grad():
                 kept = table.kept(net.forward_gated(x)[1]).mean().item()

@@ -14,8 +14,8 @@ import sys
 import torch
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import (add_device_arguments, aten_ops, autocast, interleaved,
-                                      machine, median_ms, ratio_stats, resolve_device)
+from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, machine,
+                                      median_ms, pass_launches, ratio_stats, resolve_device)
 from dspnet_mm.models import SlimmableResNet
 
 SUBNETS = dict(r50_w1=dict(widths=1.0), r50_w075=dict(widths=0.75),
@@ -70,33 +70,10 @@ def main(argv=None):
             train_ratio=ratio_stats(tr['supernet'], tr['plain']),
             eval_ms=dict(supernet=median_ms(ev['supernet']), plain=median_ms(ev['plain'])),
             train_ms=dict(supernet=median_ms(tr['supernet']), plain=median_ms(tr['plain'])),
-            aten_ops=launch_counts(supernet, plain, x))
+            aten_ops=pass_launches(supernet, plain, x))
     result['targets'] = dict(eval_ratio='<= 1.05', train_ratio='<= 1.15')
     print(json.dumps(result, indent=1))
     return result
-
-
-def launch_counts(supernet, plain, x) -> dict:
-    """ATen operators of one eval forward and one train forward+backward, supernet (at its
-    current DN) and plain network, on ``x`` (fp32; the eval count is the steady state, after
-    the supernet has cached its sliced weights)."""
-    out = {}
-    for mode in ('eval', 'train'):
-        counts = {}
-        for key, net in (('supernet', supernet), ('plain', plain)):
-            net.train(mode == 'train')
-
-            def run():
-                if mode == 'eval':
-                    with torch.no_grad():
-                        net(x)
-                else:
-                    net.zero_grad(set_to_none=True)
-                    net(x)[0].mean().backward()
-            counts[key] = aten_ops(run)
-        counts['ratio'] = round(counts['supernet'] / counts['plain'], 3)
-        out[mode] = counts
-    return out
 
 
 if __name__ == '__main__':

@@ -8,21 +8,19 @@ Beside the times, the ATen operators (no views) one DSPNet step and one ideal st
 on a GPU each is a kernel launch, so the count shows launch overhead on a CPU-only machine.
 """
 import argparse
-import copy
 import json
 import os
 import sys
 
 import torch
-import torch.nn as nn
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import (add_device_arguments, aten_ops, autocast, build_model,
+from dspnet_mm.apis.benchmark import (IdealStep, add_device_arguments, autocast, build_model,
                                       fake_views, interleaved, machine, median_ms, ratio_stats,
-                                      resolve_device)
+                                      resolve_device, step_launches)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
@@ -33,39 +31,6 @@ DN_SETS = {
            for w in (1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25)},
         'd1_w50': dict(widths=0.5, depths=(1, 1, 1, 1))},
 }
-
-
-class IdealStep(nn.Module):
-    """The sampled DNs as separate plain networks (own projector copy and head) plus one
-    shared target forward: what DSPNet's step would cost without any slicing overhead."""
-
-    def __init__(self, dspnet, names):
-        super().__init__()
-        sup = dspnet.backbone
-        # plain networks of the DNs' shapes (their weights do not matter for timing)
-        self.nets = nn.ModuleDict({n: sup.export(n, weights=False).train() for n in names})
-        self.necks = nn.ModuleDict({n: copy.deepcopy(dspnet.neck) for n in names})
-        self.heads = nn.ModuleDict({n: dspnet.head_of(n) for n in names})
-        self.target = copy.deepcopy(dspnet.target_net.module)
-
-    def step(self, views, optim):
-        with torch.no_grad():
-            t1, t2 = self.target(views[0])[0], self.target(views[1])[0]
-        loss = 0
-        for n, net in self.nets.items():
-            head, neck = self.heads[n], self.necks[n]
-            p1 = head.predictor(neck(net(views[0])))[0]
-            p2 = head.predictor(neck(net(views[1])))[0]
-            loss = loss + 2 * (head.loss(p1, t2) + head.loss(p2, t1))
-        optim.update_params(loss)
-
-
-def step_launches(dspnet, d_optim, data, ideal, i_optim, views) -> dict:
-    """ATen operators of one DSPNet step and of one ideal step (fp32)."""
-    ops = dict(dspnet=aten_ops(lambda: dspnet.train_step(data, d_optim)),
-               ideal=aten_ops(lambda: ideal.step(views, i_optim)))
-    ops['ratio'] = round(ops['dspnet'] / ops['ideal'], 3)
-    return ops
 
 
 def main(argv=None):
