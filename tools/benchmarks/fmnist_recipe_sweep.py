@@ -10,6 +10,7 @@ Resumable: a variant whose result is already in --out is skipped (``--force`` re
 each finished variant is written at once. The variants are the VARIANTS table below.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -85,7 +86,6 @@ def main(argv=None):
                   train_images=settings.train_subset, test_images=settings.test_subset,
                   machine=machine(device), variants={})
     if os.path.isfile(args.out) and not args.quick:
-        import json
         with open(args.out) as f:
             report['variants'] = json.load(f).get('variants', {})
     for name in names:
