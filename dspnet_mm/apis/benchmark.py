@@ -105,14 +105,10 @@ def synchronize(device: Optional[torch.device]):
         torch.cuda.synchronize(device)
 
 
-def aten_ops(fn: Callable, warmup: int = 1) -> int:
-    """ATen operators (no views) one call of ``fn`` dispatches after ``warmup`` calls: the
-    kernel launches it costs on a GPU, counted on any machine (``compat.count_dispatched_ops``).
-    """
-    from dspnet_mm import compat
-    for _ in range(warmup):
-        fn()
-    return compat.count_dispatched_ops(fn)
+def aten_ops(fn: Callable) -> int:
+    """ATen operators (no views) one call of ``fn`` dispatches after a warm-up call: the
+    kernel launches it costs on a GPU, counted on any machine (see :func:`launches`)."""
+    return launches(fn)['ops']
 
 
 def pass_launches(supernet, plain, x) -> dict:
@@ -187,9 +183,10 @@ def set_gate_density(net, density: float, seed: int = 0):
 HOST_SYNCS = ('nonzero', 'unique_dim', '_unique2', 'unique_consecutive', '_local_scalar_dense')
 
 
-def launches(fn) -> dict:
-    """ATen operators (no views) of one call of ``fn`` after a warm-up call, and how many of
-    them wait for the device (their output size or value is read on the host)."""
+def launches(fn: Callable) -> dict:
+    """ATen operators (no views) of one call of ``fn`` after a warm-up call
+    (``compat.count_dispatched_ops``), and how many of them wait for the device (their output
+    size or value is read on the host)."""
     from dspnet_mm import compat
     fn()
     total, names = compat.count_dispatched_ops(fn, names=True)
