@@ -45,8 +45,7 @@ def test_dn_inside_supernet_launches_like_a_plain_network(supernet, name):
 
 def test_gated_paths_host_synchronisations():
     """Ceilings for gated inference: dense and masked paths never wait for the host; the fast
-    path reads each block's mask once at batch 1 (its active channels) and at most three times
-    per block for a batch (unique masks, their images, their channels)."""
+    path reads each block's mask once, whatever the batch (the union of its masks' channels)."""
     launch_counts = load_tool('benchmarks/launch_counts.py')
     r = launch_counts.gated_inference()['by_batch']
     blocks = 8  # gated blocks of ResNet-18
@@ -54,4 +53,4 @@ def test_gated_paths_host_synchronisations():
         assert row['dense']['host_syncs'] == row['masked']['host_syncs'] == 0
         assert row['masked']['ops'] <= row['dense']['ops'] + 9 * blocks, row
     assert r['1']['fast']['host_syncs'] == blocks
-    assert r['8']['fast']['host_syncs'] <= 3 * blocks
+    assert r['8']['fast']['host_syncs'] == blocks

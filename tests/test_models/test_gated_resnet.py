@@ -8,6 +8,7 @@ from mmcls.models import ResNet_CIFAR
 
 from conftest import randomize_bn
 from dspnet_mm.models import GatedResNet, SlimmableResNet
+from dspnet_mm.models.backbones import gated_resnet
 from dspnet_mm.models.backbones.gated_resnet import GatedBasicBlock, GatedBottleneck
 from dspnet_mm.models.utils import ResNetSkeleton, SwitchableBatchNorm2d
 
@@ -129,18 +130,46 @@ def test_sparse_inference_equals_masked_dense(depth, batch, monkeypatch):
     density = torch.cat([m.flatten() for m in masks_s]).mean()
     assert 0.1 < density < 0.9  # a real mix of on and off channels
     assert (masked[0] - sparse[0]).abs().max() < 1e-4
-    # one sparse computation per group of images sharing a mask, unless a block's batch has
-    # fewer than 4 images per distinct mask (then the batched dense x mask path runs)
-    expected = []
-    for m in masks_s:
-        _, counts = torch.unique(m, dim=0, return_counts=True)
-        if len(m) == 1 or len(counts) * 4 <= len(m):
-            expected += counts.tolist()
+    # one sparse computation per block on the whole batch (the union of its masks), unless
+    # that union keeps more than SPARSE_MAX_UNION of the channels (then dense x mask runs)
+    expected = [len(m) for m in masks_s if m.amax(0).mean() <= gated_resnet.SPARSE_MAX_UNION]
     assert sparse_calls == expected
-    if batch == 'groups':
-        assert 4 in sparse_calls  # the two images' masks differ somewhere: two groups of 4
-    if batch == 'diverse':
-        assert len(sparse_calls) < len(net.gated_blocks)  # some blocks fell back
+    assert sparse_calls  # the sparse path ran somewhere
+    if batch != 'one':  # images dropping channels of the union: zeroed, as checked above
+        assert any((m != m.amax(0)).any() for m in masks_s)
+
+
+@pytest.mark.parametrize('device_rule', ['channel_multiple', 'min_positions'])
+def test_sparse_inference_device_rules(device_rule, monkeypatch):
+    """The GPU rules, tried on the CPU: channel counts padded to a multiple of 8 (the padding
+    channels computed, then zeroed) and small blocks left to dense x mask; same output."""
+    net = small(18, base_channels=16, stem_channels=16)
+    randomize_bn(net)
+    net.eval()
+    x = torch.randn(2, 3, 20, 20, generator=torch.Generator().manual_seed(1))
+    x = x[:1].expand(2, -1, -1, -1).contiguous()  # one mask for both images
+    convs = []  # channels of every sparse conv1
+    original = GatedBasicBlock._active_conv1
+    monkeypatch.setattr(GatedBasicBlock, '_active_conv1',
+                        lambda self, xs, idx: convs.append(idx.numel()) or original(self, xs, idx))
+    if device_rule == 'channel_multiple':
+        monkeypatch.setitem(gated_resnet.SPARSE_CHANNEL_MULTIPLE, 'cpu', 8)
+    else:  # blocks up to the first of stage 2 read 2 x 20 x 20 input positions, later fewer
+        monkeypatch.setitem(gated_resnet.SPARSE_MIN_POSITIONS, 'cpu', 2 * 20 * 20)
+    with torch.no_grad():
+        net.set_sparse_inference(False)
+        masked, masks = net.forward_gated(x)
+        convs.clear()
+        net.set_sparse_inference(True)
+        sparse, _ = net.forward_gated(x)
+    assert (masked[0] - sparse[0]).abs().max() < 1e-4
+    active = [int(m[0].sum()) for m in masks]
+    if device_rule == 'channel_multiple':  # conv1 of each block: the kept count, rounded up
+        assert convs == [min(-(-a // 8) * 8, m.size(1)) for a, m in zip(active, masks)
+                         if a <= gated_resnet.SPARSE_MAX_UNION * m.size(1)]
+        assert any(c > a for c, a in zip(convs, active))  # some count was padded
+    else:  # only the three blocks with that much input ran sparse
+        assert convs == active[:3]
 
 
 def test_sparse_inference_with_all_channels_off_or_on():

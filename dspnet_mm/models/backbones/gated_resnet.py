@@ -16,8 +16,20 @@ from ..utils.slimmable_ops import SwitchableBatchNorm2d
 from ..utils.subnet import SubnetSpec, resnet_channels
 
 GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
-# sparse inference of a batch pays off for groups of at least this many images sharing a mask
-SPARSE_MIN_GROUP = 4
+
+# When the sparse path runs, by design (no timing at import). Reading a block's active
+# channels costs one host synchronisation: on a GPU the queue drains and the next kernels are
+# launched late, which pays off only when the block has enough work. The work is measured by
+# the block input's positions, batch x height x width, known on the host for free. A block
+# whose input has fewer positions than ``SPARSE_MIN_POSITIONS[device type]`` runs dense x mask
+# (no synchronisation); the values are set from ``tools/benchmarks/gated_paths.py``.
+SPARSE_MIN_POSITIONS = {'cpu': 0, 'cuda': 16384}
+# The union of the batch's masks keeping more than this fraction of a block's channels runs
+# dense x mask: about the same FLOPs, fewer operators.
+SPARSE_MAX_UNION = 0.75
+# Active channel counts are rounded up to a multiple of this (extra channels computed and
+# zeroed): tensor-core convolutions want channel counts that are multiples of 8.
+SPARSE_CHANNEL_MULTIPLE = {'cpu': 1, 'cuda': 8}
 
 
 class GatedBlockMixin:
@@ -26,8 +38,9 @@ class GatedBlockMixin:
     ``out = relu(bn1(conv1(x))) * mask; out = conv2(out); ...``.
 
     ``gated`` (set by the backbone) selects the branch. In eval with ``sparse_inference`` the
-    gated branch computes only the active filters of conv1 and the matching input channels of
-    conv2, per group of images that share a mask, which is what saves time."""
+    gated branch computes only the filters of conv1 that some image of the batch keeps and the
+    matching input channels of conv2, which is what saves time (where it pays off, see
+    ``SPARSE_MIN_POSITIONS``)."""
 
     def _init_gate(self, gate_reduction: int, gate_tau: float, gate_norm_cfg: dict):
         self.gate = ChannelGate(self.conv1.in_channels, self.conv1.out_channels,
@@ -44,7 +57,7 @@ class GatedBlockMixin:
             return self.after_conv2(out, identity)
         mask = self.gate(x)
         self.last_mask = mask
-        if self.sparse_inference and not self.training:
+        if self.sparse_inference and not self.training and self.sparse_pays_off(x):
             out = self.sparse_conv2(x, mask)
             if out is not None:
                 return self.after_conv2(out, identity)
@@ -54,45 +67,62 @@ class GatedBlockMixin:
     def after_conv2(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def sparse_conv2(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``conv2(relu(bn1(conv1(x))) * mask)`` computing only the active channels.
+    @staticmethod
+    def sparse_pays_off(x: torch.Tensor) -> bool:
+        """Whether this block's input has the work (positions) that the sparse path's host
+        synchronisation needs on ``x``'s device (``SPARSE_MIN_POSITIONS``)."""
+        need = SPARSE_MIN_POSITIONS.get(x.device.type, SPARSE_MIN_POSITIONS['cuda'])
+        return x.size(0) * x.size(2) * x.size(3) >= need
+
+    def sparse_conv2(self, x: torch.Tensor, mask: torch.Tensor) -> Optional[torch.Tensor]:
+        """``conv2(relu(bn1(conv1(x))) * mask)`` computing only the channels that some image
+        of the batch keeps (the union of the masks; the images that drop one of them get it
+        zeroed). One host synchronisation per block, whatever the batch: the union's size.
 
         Args:
             x: block input (N, C_in, H, W).
             mask: (N, C_mid) of 0./1.
         Returns:
-            conv2's output (N, C_conv2_out, H', W'), or None when the batch has so many
-            distinct masks (fewer than ``SPARSE_MIN_GROUP`` images per mask on average) that
-            the batched dense x mask computation is faster.
+            conv2's output (N, C_conv2_out, H', W'), or None when the union keeps more than
+            ``SPARSE_MAX_UNION`` of the channels (then dense x mask is as fast).
         """
-        if x.size(0) == 1:
-            return self._active_conv2(x, mask[0].nonzero().flatten())
-        patterns, group = torch.unique(mask, dim=0, return_inverse=True)
-        if len(patterns) * SPARSE_MIN_GROUP > x.size(0):
+        channels = mask.size(1)
+        union = mask[0] if mask.size(0) == 1 else mask.amax(0)
+        idx = union.nonzero().flatten()  # the host synchronisation
+        active = idx.numel()
+        if active > SPARSE_MAX_UNION * channels:
             return None
-        out = None
-        for g, pattern in enumerate(patterns):
-            rows = (group == g).nonzero().flatten()
-            y = self._active_conv2(x.index_select(0, rows), pattern.nonzero().flatten())
-            if out is None:
-                out = y.new_empty((x.size(0), ) + y.shape[1:])
-            out.index_copy_(0, rows, y)
-        return out
+        multiple = SPARSE_CHANNEL_MULTIPLE.get(x.device.type, 1)
+        padded = min(channels, -(-active // multiple) * multiple)
+        if padded > active:  # the first inactive channels fill up the count (zeroed below)
+            idx = torch.argsort(union, descending=True, stable=True)[:padded].sort().values
+        out = self._active_conv1(x, idx)
+        if mask.size(0) > 1 or padded > active:
+            out = out * mask.index_select(1, idx)[:, :, None, None]
+        return self._active_conv2(out, idx)
 
-    def _active_conv2(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        c1, c2 = self.conv1, self.conv2
-        if idx.numel() == 0:  # every channel off: conv2 sees zeros and outputs zeros
-            h, w = _conv_out_size(c2, *_conv_out_size(c1, x.size(2), x.size(3)))
-            return x.new_zeros(x.size(0), c2.out_channels, h, w)
+    def _active_conv1(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``relu(bn1(conv1(x)))`` for the output channels ``idx`` only."""
+        c1, channels = self.conv1, self.conv1.out_channels
+        if idx.numel() == 0:  # every channel off
+            return x.new_zeros(x.size(0), 0, *_conv_out_size(c1, x.size(2), x.size(3)))
         mean, var, weight, bias, eps = _active_bn_state(self.bn1)
-        w1, w2 = c1.weight, c2.weight
-        if idx.numel() < c1.out_channels:  # (all channels on: no copies)
-            w1, w2 = w1.index_select(0, idx), w2.index_select(1, idx)
+        w1 = c1.weight
+        if idx.numel() < channels:  # (all channels on: no copies)
+            w1 = w1.index_select(0, idx)
             mean, var = mean.index_select(0, idx), var.index_select(0, idx)
             weight = None if weight is None else weight.index_select(0, idx)
             bias = None if bias is None else bias.index_select(0, idx)
         out = F.conv2d(x, w1, None, c1.stride, c1.padding, c1.dilation)
-        out = F.relu(F.batch_norm(out, mean, var, weight, bias, False, 0., eps), inplace=True)
+        return F.relu(F.batch_norm(out, mean, var, weight, bias, False, 0., eps), inplace=True)
+
+    def _active_conv2(self, out: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``conv2`` reading only its input channels ``idx`` (``out`` holds those)."""
+        c2 = self.conv2
+        if idx.numel() == 0:  # conv2 sees zeros and outputs zeros
+            h, w = _conv_out_size(c2, out.size(2), out.size(3))
+            return out.new_zeros(out.size(0), c2.out_channels, h, w)
+        w2 = c2.weight if idx.numel() == c2.in_channels else c2.weight.index_select(1, idx)
         return F.conv2d(out, w2, None, c2.stride, c2.padding, c2.dilation)
 
 

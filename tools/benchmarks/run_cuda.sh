@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every timing benchmark on one CUDA GPU, in one go (about 5 minutes on an H100/H200):
+#   bash tools/benchmarks/run_cuda.sh OUT_DIR
+# Writes OUT_DIR/<benchmark>_cuda[_bf16].json and OUT_DIR/log.txt; a benchmark that fails
+# is logged and the others still run. Copy the JSON into docs/results/ to publish it.
+set -u
+OUT=${1:?usage: run_cuda.sh OUT_DIR}
+mkdir -p "$OUT"
+PY=${PY:-python3}
+B=tools/benchmarks
+export PYTHONUNBUFFERED=1
+run() {  # run NAME ARGS...: NAME.json from the benchmark's stdout, its stderr in the log
+  local name=$1; shift
+  local start=$SECONDS
+  if "$PY" "$@" > "$OUT/$name.json" 2>> "$OUT/log.txt"; then
+    echo "$name: ok in $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
+  else
+    echo "$name: FAILED after $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
+  fi
+}
+run gated_paths_cuda $B/gated_paths.py --device cuda --batch-sizes 1 8 64
+run gated_paths_cuda_bf16 $B/gated_paths.py --device cuda --amp --batch-sizes 1 8 64
+run gated_inference_cuda $B/gated_inference.py --device cuda --batch-sizes 1 64
+run gated_inference_cuda_bf16 $B/gated_inference.py --device cuda --amp --batch-sizes 1 64
+run slim_overhead_cuda $B/slim_overhead.py --device cuda --batch 64 --size 224
+run slim_overhead_cuda_bf16 $B/slim_overhead.py --device cuda --batch 64 --size 224 --amp
+run train_cost_cuda $B/train_cost.py --device cuda --batch 256
+run train_cost_r50_cuda_bf16 $B/train_cost.py --preset r50 --device cuda --amp --batch 64
+run ema_update_cuda $B/ema_update.py --device cuda
+run ema_update_r50_cuda $B/ema_update.py --device cuda --config configs/dspnet_r50.py
