@@ -18,18 +18,16 @@ from ..utils.subnet import SubnetSpec, resnet_channels
 GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
 
 # When the sparse path runs, by design (no timing at import). Reading a block's active
-# channels costs one host synchronisation: on a GPU the queue drains and the next kernels are
-# launched late, which pays off only when the block has enough work. The work is measured by
-# the block input's positions, batch x height x width, known on the host for free. A block
-# whose input has fewer positions than ``SPARSE_MIN_POSITIONS[device type]`` runs dense x mask
-# (no synchronisation); the values are set from ``tools/benchmarks/gated_paths.py``.
-SPARSE_MIN_POSITIONS = {'cpu': 0, 'cuda': 16384}
+# channels costs one host synchronisation plus a dozen more operators: on a GPU, where an
+# eager ResNet is bound by the host launching kernels, that pays off only for a block with
+# enough work to save. The work is the block's dense multiply-accumulates (conv1 + conv2 on
+# its whole input), known on the host for free; a block with fewer than
+# ``SPARSE_MIN_MACS[device type]`` runs dense x mask (no synchronisation). Set from
+# ``tools/benchmarks/gated_paths.py`` (docs/results/gated_paths_cuda*.json).
+SPARSE_MIN_MACS = {'cpu': 0, 'cuda': 30e9}
 # The union of the batch's masks keeping more than this fraction of a block's channels runs
 # dense x mask: about the same FLOPs, fewer operators.
 SPARSE_MAX_UNION = 0.75
-# Active channel counts are rounded up to a multiple of this (extra channels computed and
-# zeroed): tensor-core convolutions want channel counts that are multiples of 8.
-SPARSE_CHANNEL_MULTIPLE = {'cpu': 1, 'cuda': 8}
 
 
 class GatedBlockMixin:
@@ -40,7 +38,7 @@ class GatedBlockMixin:
     ``gated`` (set by the backbone) selects the branch. In eval with ``sparse_inference`` the
     gated branch computes only the filters of conv1 that some image of the batch keeps and the
     matching input channels of conv2, which is what saves time (where it pays off, see
-    ``SPARSE_MIN_POSITIONS``)."""
+    ``SPARSE_MIN_MACS``)."""
 
     def _init_gate(self, gate_reduction: int, gate_tau: float, gate_norm_cfg: dict):
         self.gate = ChannelGate(self.conv1.in_channels, self.conv1.out_channels,
@@ -67,12 +65,20 @@ class GatedBlockMixin:
     def after_conv2(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    @staticmethod
-    def sparse_pays_off(x: torch.Tensor) -> bool:
-        """Whether this block's input has the work (positions) that the sparse path's host
-        synchronisation needs on ``x``'s device (``SPARSE_MIN_POSITIONS``)."""
-        need = SPARSE_MIN_POSITIONS.get(x.device.type, SPARSE_MIN_POSITIONS['cuda'])
-        return x.size(0) * x.size(2) * x.size(3) >= need
+    def sparse_pays_off(self, x: torch.Tensor) -> bool:
+        """Whether this block has the work on ``x`` that the sparse path's host
+        synchronisation needs on ``x``'s device (``SPARSE_MIN_MACS``)."""
+        need = SPARSE_MIN_MACS.get(x.device.type, SPARSE_MIN_MACS['cuda'])
+        return need <= 0 or self.dense_macs(x) >= need
+
+    def dense_macs(self, x: torch.Tensor) -> int:
+        """Multiply-accumulates of conv1 and conv2 on the batch ``x``, every channel on."""
+        macs, h, w = 0, x.size(2), x.size(3)
+        for conv in (self.conv1, self.conv2):
+            h, w = _conv_out_size(conv, h, w)
+            k = conv.kernel_size[0] * conv.kernel_size[1]
+            macs += h * w * conv.out_channels * conv.in_channels * k
+        return x.size(0) * macs
 
     def sparse_conv2(self, x: torch.Tensor, mask: torch.Tensor) -> Optional[torch.Tensor]:
         """``conv2(relu(bn1(conv1(x))) * mask)`` computing only the channels that some image
@@ -89,15 +95,10 @@ class GatedBlockMixin:
         channels = mask.size(1)
         union = mask[0] if mask.size(0) == 1 else mask.amax(0)
         idx = union.nonzero().flatten()  # the host synchronisation
-        active = idx.numel()
-        if active > SPARSE_MAX_UNION * channels:
+        if idx.numel() > SPARSE_MAX_UNION * channels:
             return None
-        multiple = SPARSE_CHANNEL_MULTIPLE.get(x.device.type, 1)
-        padded = min(channels, -(-active // multiple) * multiple)
-        if padded > active:  # the first inactive channels fill up the count (zeroed below)
-            idx = torch.argsort(union, descending=True, stable=True)[:padded].sort().values
         out = self._active_conv1(x, idx)
-        if mask.size(0) > 1 or padded > active:
+        if mask.size(0) > 1:
             out = out * mask.index_select(1, idx)[:, :, None, None]
         return self._active_conv2(out, idx)
 
