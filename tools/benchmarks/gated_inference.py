@@ -12,7 +12,10 @@ dense with its spread, and that speed-up as a fraction of the FLOPs ratio. Targe
 0.3 the fast path reaches at least half of the FLOPs ratio. ``--device cuda`` times on a GPU
 (``--amp``: bf16 autocast). Beside the times, each path's ATen operators per forward (kernel
 launches on a GPU) and, among them, the host synchronisations (``nonzero``, ``unique``,
-``.item()``): CPU-measurable proxies of the GPU cost.
+``.item()``): CPU-measurable proxies of the GPU cost. On CUDA, two more paths: the gated
+branch (which runs dense x mask there, see ``SPARSE_MIN_MACS``) and the dense network, each
+replayed as a CUDA graph (``dspnet_mm.apis.CudaGraphed``), with their speed-ups over the
+eager dense network.
 """
 import argparse
 import json
@@ -20,7 +23,7 @@ import sys
 
 import torch
 
-from dspnet_mm.apis import cli
+from dspnet_mm.apis import CudaGraphed, cli
 from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, launches,
                                       machine, median_ms, ratio_stats, resolve_device,
                                       set_gate_density)
@@ -70,6 +73,15 @@ def main(argv=None) -> dict:
                 return fn
 
             paths = dict(dense=run(False, False), masked=run(True, False), fast=run(True, True))
+            diff = {}
+            if device.type == 'cuda':
+                net.set_sparse_inference(True)
+                for name, gated in (('graph', True), ('dense_graph', False)):
+                    with autocast(device, args.amp):
+                        graph = CudaGraphed(lambda inp, g=gated: net(inp, gated=g), x)
+                    with torch.no_grad(), autocast(device, args.amp):  # same numbers
+                        diff[name] = (graph(x)[0] - net(x, gated=gated)[0]).abs().max().item()
+                    paths[name] = lambda graph=graph: graph(x)
             times = interleaved(paths, args.repeats, device=device)
             speedup = ratio_stats(times['dense'], times['fast'])
             rows.append(dict(batch=batch, density=density, flops_kept=round(kept, 4),
@@ -81,7 +93,16 @@ def main(argv=None) -> dict:
                              fast_speedup_over_masked=ratio_stats(times['masked'],
                                                                   times['fast']),
                              fraction_of_limit=round(speedup['median'] * kept, 3),
-                             aten_ops={k: launches(fn) for k, fn in paths.items()}))
+                             aten_ops={k: launches(fn) for k, fn in paths.items()
+                                       if not k.endswith('graph')}))
+            if device.type == 'cuda':
+                rows[-1].update(
+                    graph_max_abs_diff_from_eager=diff,
+                    graph_ms=median_ms(times['graph']),
+                    dense_graph_ms=median_ms(times['dense_graph']),
+                    graph_speedup_over_dense=ratio_stats(times['dense'], times['graph']),
+                    graph_speedup_over_dense_graph=ratio_stats(times['dense_graph'],
+                                                               times['graph']))
     net.set_sparse_inference(True)
     target = {str(r['batch']): r['fraction_of_limit'] >= 0.5 for r in rows
               if abs(r['density'] - 0.3) < 1e-9}

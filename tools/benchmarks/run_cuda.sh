@@ -18,10 +18,11 @@ run() {  # run NAME ARGS...: NAME.json from the benchmark's stdout, its stderr i
     echo "$name: FAILED after $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
   fi
 }
-run gated_paths_cuda $B/gated_paths.py --device cuda --batch-sizes 1 8 64
-run gated_paths_cuda_bf16 $B/gated_paths.py --device cuda --amp --batch-sizes 1 8 64
-run gated_inference_cuda $B/gated_inference.py --device cuda --batch-sizes 1 64
-run gated_inference_cuda_bf16 $B/gated_inference.py --device cuda --amp --batch-sizes 1 64
+G="--batch-sizes 1 8 64 256 --min-gmacs 0 10 40"
+run gated_paths_cuda $B/gated_paths.py --device cuda $G
+run gated_paths_cuda_bf16 $B/gated_paths.py --device cuda --amp $G
+run gated_inference_cuda $B/gated_inference.py --device cuda --batch-sizes 1 64 256
+run gated_inference_cuda_bf16 $B/gated_inference.py --device cuda --amp --batch-sizes 1 64 256
 run slim_overhead_cuda $B/slim_overhead.py --device cuda --batch 64 --size 224
 run slim_overhead_cuda_bf16 $B/slim_overhead.py --device cuda --batch 64 --size 224 --amp
 run train_cost_cuda $B/train_cost.py --device cuda --batch 256

@@ -1,6 +1,7 @@
 """GatedResNet: a ResNet whose residual blocks compute only the middle channels their channel
 gate selects for each image (dynamic-gating VICReg, Krishna et al., BMVC 2023), with a dense
 and a gated branch that share every weight but the BNs of the blocks (dual BN)."""
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -18,13 +19,14 @@ from ..utils.subnet import SubnetSpec, resnet_channels
 GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
 
 # When the sparse path runs, by design (no timing at import). Reading a block's active
-# channels costs one host synchronisation plus a dozen more operators: on a GPU, where an
-# eager ResNet is bound by the host launching kernels, that pays off only for a block with
-# enough work to save. The work is the block's dense multiply-accumulates (conv1 + conv2 on
-# its whole input), known on the host for free; a block with fewer than
-# ``SPARSE_MIN_MACS[device type]`` runs dense x mask (no synchronisation). Set from
-# ``tools/benchmarks/gated_paths.py`` (docs/results/gated_paths_cuda*.json).
-SPARSE_MIN_MACS = {'cpu': 0, 'cuda': 30e9}
+# channels costs one host synchronisation plus a dozen more operators, and convolutions with
+# the odd channel counts of a mask. On a GPU that never paid off where it was measured
+# (docs/results/gated_paths_cuda*.json, one H200, ResNet-18 at 224 px, density 0.3, batch 1
+# to 256, fp32 and bf16: always slower than dense x mask), so CUDA runs dense x mask. A block
+# whose dense multiply-accumulates on the batch (conv1 + conv2, known on the host for free)
+# are fewer than ``SPARSE_MIN_MACS[device type]`` runs dense x mask (no synchronisation);
+# ``tools/benchmarks/gated_paths.py --min-gmacs`` measures other thresholds.
+SPARSE_MIN_MACS = {'cpu': 0, 'cuda': math.inf}
 # The union of the batch's masks keeping more than this fraction of a block's channels runs
 # dense x mask: about the same FLOPs, fewer operators.
 SPARSE_MAX_UNION = 0.75

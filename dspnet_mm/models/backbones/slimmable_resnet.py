@@ -1,7 +1,6 @@
 """SlimmableResNet: a ResNet supernet whose sub-networks differ in width and depth."""
 import contextlib
 import functools
-import itertools
 from itertools import islice
 from typing import Dict, Mapping, Optional, Tuple, Union
 
@@ -9,7 +8,6 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
-from dspnet_mm import compat
 from dspnet_mm.registry import MODELS
 from ..utils.flops import complexity
 from ..utils.resnet_skeleton import ResNetSkeleton, arch_of
@@ -195,43 +193,6 @@ class SlimmableResNet(ResNetSkeleton):
         size = input_size or (32 if self.arch['small_input'] else 224)
         return dict(_complexity(tuple(self.arch.items()), spec, size))
 
-    # ---------------------------------------------------------------- inference
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Feature maps of ``out_indices`` from the active DN. In eval without autograd (and
-        with no forward hook inside), the DN runs as its cached plain network: the same
-        numbers, at a plain ResNet's speed (no per-layer slicing or BN switching; on a GPU
-        the supernet's Python per layer costs as much as the kernels it launches)."""
-        if self.is_fixed or self.training or torch.is_grad_enabled() or self._hooked():
-            return super().forward(x)
-        return self._plain_network()(x)
-
-    def train(self, mode: bool = True):
-        if mode:  # training changes the weights: the plain copies would only take memory
-            self.__dict__.pop('_plain_cache', None)
-        return super().train(mode)
-
-    def _hooked(self) -> bool:
-        """Whether a module inside has forward hooks (a FLOPs counter, a feature probe) that
-        the plain copy would not run."""
-        return any(m._forward_hooks or m._forward_pre_hooks for m in self.modules())
-
-    def _plain_network(self) -> nn.Module:
-        """The active DN as a plain network, built once per DN and rebuilt when a tensor it
-        reads changes (version counter, e.g. an EMA update or ``load_state_dict``) or moves
-        (``.to()``)."""
-        key = (self._active_spec, self._active_key)
-        cache = self.__dict__.setdefault('_plain_cache', {})
-        hit = cache.get(key)
-        if hit is not None and hit[1] == _stamp(hit[0]):
-            return hit[2]
-        private = f'.subnet_bns.{self._active_key}.'
-        tensors = [t for n, t in itertools.chain(self.named_parameters(), self.named_buffers())
-                   if '.subnet_bns.' not in n or private in n]
-        net = self.export(self._active_key or self._active_spec)
-        net.to(self.conv1.weight.device)
-        cache[key] = (tensors, _stamp(tensors), net)
-        return net
-
     # ---------------------------------------------------------------- slimming
     def fixed_config(self, subnet: SubnetLike) -> dict:
         """Constructor kwargs of the plain (fixed-mode) network of a DN or spec."""
@@ -260,10 +221,6 @@ class SlimmableResNet(ResNetSkeleton):
         else:
             net.init_weights()
         return net.eval()
-
-
-def _stamp(tensors) -> tuple:
-    return tuple((compat.tensor_version(t), t.data_ptr()) for t in tensors)
 
 
 # keyword arguments of mmdet / mmseg / mmcls ``ResNet`` that this network does not implement:
