@@ -109,3 +109,10 @@ def test_bad_input_gets_one_clear_error(case, tmp_path):
     fn, exc, match = CASES[case]
     with pytest.raises(exc, match=match):
         fn(tmp_path)
+
+
+def test_cuda_graphed_refuses_a_cpu_input():
+    from dspnet_mm.apis import CudaGraphed
+    with pytest.raises(ValueError, match='needs an example input on a CUDA device, got one '
+                                         'on cpu'):
+        CudaGraphed(torch.nn.Identity(), torch.zeros(2, 3))

@@ -197,24 +197,10 @@ def machine(device: Optional[torch.device] = None) -> Dict:
     device = device or torch.device('cpu')
     info = dict(torch=torch.__version__, threads=torch.get_num_threads(),
                 cpus=os.cpu_count(), processor=platform.processor() or platform.machine(),
-                python=platform.python_version(), device=str(device), commit=_commit())
+                python=platform.python_version(), device=str(device))
     if device.type == 'cuda':
         info['device_name'] = torch.cuda.get_device_name(device)
     return info
-
-
-def _commit() -> Optional[str]:
-    """The checkout's commit (``+dirty`` with uncommitted changes), None outside git."""
-    try:
-        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, text=True,
-                              capture_output=True, timeout=10)
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
-                               cwd=REPO, text=True, capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
-        return None
-    return head.stdout.strip() + ('+dirty' if dirty.stdout.strip() else '')
 
 
 def timed(fn: Callable, device: Optional[torch.device] = None) -> float:

@@ -3,7 +3,7 @@ kernel, for a network that is bound by the host launching kernels (a ResNet at s
 a fast GPU). Any path without host synchronisation can be captured, e.g. a GatedResNet's
 gated branch computed as dense x mask (what it runs on CUDA); the sparse path cannot (its
 shapes depend on the masks)."""
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,11 @@ class CudaGraphed:
         warmup: eager calls on a side stream before the capture (cuDNN picks its kernels).
         clone: return copies of the outputs (default). With False the outputs are the
             graph's own tensors, overwritten by the next call.
+        autocast_dtype: capture under ``torch.autocast('cuda', dtype)`` with autocast's
+            weight-cast cache off (e.g. ``torch.bfloat16``); None = as the module runs.
+            Capturing inside the caller's own autocast is refused: its cache frees the cast
+            weights when the context ends, and the replays would read freed memory (an
+            illegal memory access, as measured on an H200).
 
     The graph reads the module's parameters where they lie: in-place updates (an optimizer
     step, ``load_state_dict``) are seen; moving the module (``.to()``) or changing its mode
@@ -27,22 +32,28 @@ class CudaGraphed:
     """
 
     def __init__(self, module: nn.Module, example: torch.Tensor, warmup: int = 3,
-                 clone: bool = True):
+                 clone: bool = True, autocast_dtype: Optional[torch.dtype] = None):
         if not isinstance(example, torch.Tensor) or example.device.type != 'cuda':
             where = example.device if isinstance(example, torch.Tensor) else type(example)
             raise ValueError(f'CudaGraphed needs an example input on a CUDA device, got one '
                              f'on {where}; run the module eagerly on other devices')
+        if torch.is_autocast_enabled('cuda') and torch.is_autocast_cache_enabled():
+            raise ValueError('CudaGraphed was created inside torch.autocast, whose weight-cast '
+                             'cache would be freed under the graph; pass autocast_dtype='
+                             'torch.bfloat16 (or float16) instead')
         self.module, self.clone = module, clone
+        amp = torch.autocast('cuda', dtype=autocast_dtype or torch.float32,
+                             enabled=autocast_dtype is not None, cache_enabled=False)
         self.signature = (tuple(example.shape), example.dtype, example.device)
         self.static_input = example.clone()
         stream = torch.cuda.Stream(example.device)
         stream.wait_stream(torch.cuda.current_stream(example.device))
-        with torch.no_grad(), torch.cuda.stream(stream):
+        with torch.no_grad(), amp, torch.cuda.stream(stream):
             for _ in range(warmup):
                 module(self.static_input)
         torch.cuda.current_stream(example.device).wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), torch.cuda.graph(self.graph):
+        with torch.no_grad(), amp, torch.cuda.graph(self.graph):
             self.static_output = module(self.static_input)
 
     def __call__(self, x: torch.Tensor) -> Any:
