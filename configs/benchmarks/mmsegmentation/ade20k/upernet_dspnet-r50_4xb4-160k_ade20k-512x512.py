@@ -15,16 +15,4 @@ model = dict(
     model_type='mmseg.EncoderDecoder',
     from_backbone={'decode_head.in_channels': [0, 1, 2, 3], 'auxiliary_head.in_channels': 2},
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='dspnet_mm.SlimmableResNet',
-        depth=50,
-        subnets=_base_.dspnet_r50_subnets,
-        subnet='r50_w05',
-        out_indices=(0, 1, 2, 3),
-        strides=(1, 2, 2, 2),
-        dilations=(1, 1, 1, 1),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=_base_.slimmed_checkpoint)))
+    backbone=dict(**_base_.dspnet_r50_backbone, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1)))
