@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from dspnet_mm.models import GatedResNet
-from dspnet_mm.models.utils.gated_flops import FLOPS_CONVENTIONS
+from dspnet_mm.models.gating.gated_flops import FLOPS_CONVENTIONS
 from dspnet_mm.registry import MODELS
 from .backbone import backbone_state_dict, load_weights
 from .checkpoint import CheckpointError, load_checkpoint_safely

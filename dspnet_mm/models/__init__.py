@@ -3,4 +3,6 @@ from .backbones import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .gating import *  # noqa: F401,F403
+from .slimmable import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403

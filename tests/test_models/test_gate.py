@@ -1,7 +1,7 @@
 """ChannelGate: hard forward, soft (straight-through) backward, deterministic eval."""
 import torch
 
-from dspnet_mm.models.utils import ChannelGate, straight_through_binary_concrete
+from dspnet_mm.models.gating import ChannelGate, straight_through_binary_concrete
 
 
 def test_straight_through_value_is_hard_gradient_is_soft():

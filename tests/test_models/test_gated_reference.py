@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from dspnet_mm.models import GatedResNet
-from dspnet_mm.models.utils.slimmable_ops import SwitchableBatchNorm2d
+from dspnet_mm.models.slimmable.slimmable_ops import SwitchableBatchNorm2d
 
 
 def conv2d_out_dim(dim, kernel_size, padding=0, stride=1, dilation=1):

@@ -10,7 +10,8 @@ from conftest import randomize_bn
 from dspnet_mm.models import GatedResNet, SlimmableResNet
 from dspnet_mm.models.backbones import gated_resnet
 from dspnet_mm.models.backbones.gated_resnet import GatedBasicBlock, GatedBottleneck
-from dspnet_mm.models.utils import ResNetSkeleton, SwitchableBatchNorm2d
+from dspnet_mm.models.slimmable import SwitchableBatchNorm2d
+from dspnet_mm.models.utils import ResNetSkeleton
 
 
 def small(depth=18, **kwargs):

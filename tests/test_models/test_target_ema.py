@@ -9,7 +9,7 @@ from mmselfsup.models.utils import CosineEMA
 
 from conftest import randomize_bn
 from dspnet_mm.models import SlimmableResNet
-from dspnet_mm.models.utils.ema import TargetCosineEMA
+from dspnet_mm.models.slimmable.ema import TargetCosineEMA
 
 
 def test_matches_cosine_ema_bit_for_bit_and_skips_private_bns():

@@ -11,7 +11,7 @@ import torch
 from conftest import REPO
 from dspnet_mm.models.losses import (SparsityLoss, VICRegLoss, density_bound_loss,
                                      flops_budget_loss)
-from dspnet_mm.models.utils.gated_flops import GatedFlops
+from dspnet_mm.models.gating.gated_flops import GatedFlops
 
 
 def vicreg_by_the_formula(z, zp, lam=25., mu=25., nu=1., halve_variance=True):

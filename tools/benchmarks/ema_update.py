@@ -20,7 +20,7 @@ from mmselfsup.models.utils import CosineEMA
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import (REPO, add_device_arguments, build_model, interleaved,
                                       machine, median_ms, ratio_stats, resolve_device)
-from dspnet_mm.models.utils.ema import TargetCosineEMA
+from dspnet_mm.models.slimmable.ema import TargetCosineEMA
 
 
 def main(argv=None):

@@ -66,7 +66,7 @@ MUTATIONS = {
         'dspnet_mm/engine/optimizers/warmup_cosine.py',
         '/ (self.warmup - 1))', '/ self.warmup)', ['tests/test_engine/test_optimizers.py']),
     'reference FLOPs: gates counted with pooling and BN': (
-        'dspnet_mm/models/utils/gated_flops.py', 'else blk.gate.reference_flops())',
+        'dspnet_mm/models/gating/gated_flops.py', 'else blk.gate.reference_flops())',
         'else blk.gate.flops(*block_input[blk]))', ['tests/test_models/test_gated_reference.py']),
     'reference dual BN: shortcut BN duplicated anyway': (
         'dspnet_mm/models/backbones/gated_resnet.py', 'if dual_bn and not dual_bn_shortcut:',
@@ -86,7 +86,7 @@ MUTATIONS = {
         'p = math.exp(-self.alpha * (epoch + 1))',
         ['tests/test_models/test_gate_annealing_hook.py']),
     'switchable BN: private BN ignored': (
-        'dspnet_mm/models/utils/slimmable_ops.py', 'if self.active_key is not None:',
+        'dspnet_mm/models/slimmable/slimmable_ops.py', 'if self.active_key is not None:',
         'if False:', ['tests/test_models/test_slimmable_resnet.py']),
     'slimming: shared BN exported instead of the DN\'s own': (
         'dspnet_mm/models/backbones/slimmable_resnet.py',

@@ -7,7 +7,7 @@ from mmselfsup.models.algorithms.base import BaseModel
 
 from dspnet_mm import compat
 from dspnet_mm.registry import MODELS
-from ..utils.ema import TargetCosineEMA
+from ..slimmable.ema import TargetCosineEMA
 from .sampling import SandwichSampler
 
 

@@ -4,7 +4,7 @@ from typing import List, Sequence
 
 from mmengine.logging import MessageHub
 
-from ..utils.subnet import SubnetSpec
+from ..slimmable.subnet import SubnetSpec
 
 
 class SandwichSampler:

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from dspnet_mm.registry import MODELS
-from ..utils.gate import ChannelGate
-from ..utils.gated_flops import FLOPS_CONVENTIONS, GatedFlops, count_gated_flops
+from ..gating.gate import ChannelGate
+from ..gating.gated_flops import FLOPS_CONVENTIONS, GatedFlops, count_gated_flops
 from ..utils.resnet_skeleton import BasicBlock, Bottleneck, ResNetSkeleton, arch_of
-from ..utils.slimmable_ops import SwitchableBatchNorm2d
-from ..utils.subnet import SubnetSpec, resnet_channels
+from ..slimmable.slimmable_ops import SwitchableBatchNorm2d
+from ..slimmable.subnet import SubnetSpec, resnet_channels
 
 GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
 
@@ -186,7 +186,7 @@ class GatedResNet(ResNetSkeleton):
             The reference's CIFAR stem is 3x3, stride 1, padding 2 (maps 34/17/9/5).
         flops_convention: what ``flops(shape)`` (and so the sparsity loss) counts by default:
             ``'mmengine'`` (convs, BN, pooling) or ``'reference'`` (conv multiply-accumulates
-            and the gates' 1x1 convs, as the paper's FLOPs); see ``utils/gated_flops.py``.
+            and the gates' 1x1 convs, as the paper's FLOPs); see ``models/gating/gated_flops.py``.
         sparse_inference: in eval, compute only the active channels of the gated branch
             (same output as the masked dense computation, less time).
         gated: the branch ``forward(x)`` runs when the caller does not say (downstream
@@ -254,7 +254,7 @@ class GatedResNet(ResNetSkeleton):
             cfg = {k: args[k] for k in keep}
             if args['stem_padding'] is not None:
                 cfg['stem_padding'] = args['stem_padding']
-            cfg.update(subnets=dict(dense=dict(widths=1.0)), subnet='dense')
+            cfg.update(subnet=dict(widths=1.0))  # the whole network, plain convs and BN
             net = SlimmableResNet(**cfg)
             net.load_state_dict({k: v for k, v in self.state_dict().items()
                                  if '.gate.' not in k and f'.subnet_bns.{GATED_BN}.' not in k},

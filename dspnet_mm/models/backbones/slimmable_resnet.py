@@ -11,8 +11,8 @@ from mmcv.cnn import build_norm_layer
 from dspnet_mm.registry import MODELS
 from ..utils.flops import complexity
 from ..utils.resnet_skeleton import ResNetSkeleton, arch_of
-from ..utils.slimmable_ops import SlimmableConv2d, SwitchableBatchNorm2d
-from ..utils.subnet import ResNetChannels, SubnetSpec, resnet_channels
+from ..slimmable.slimmable_ops import SlimmableConv2d, SwitchableBatchNorm2d
+from ..slimmable.subnet import ResNetChannels, SubnetSpec, resnet_channels
 
 SubnetLike = Union[str, SubnetSpec, Mapping, None]
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dspnet_mm.registry import MODELS
-from ..utils.gated_flops import GatedFlops
+from ..gating.gated_flops import GatedFlops
 
 
 def flops_budget_loss(flops_kept: torch.Tensor, t_d: float) -> torch.Tensor:

@@ -2,7 +2,7 @@
 from mmselfsup.models.necks import NonLinearNeck
 
 from dspnet_mm.registry import MODELS
-from ..utils.slimmable_ops import SlimmableLinear
+from ..slimmable.slimmable_ops import SlimmableLinear
 
 
 @MODELS.register_module()

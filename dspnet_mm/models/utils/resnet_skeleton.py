@@ -10,7 +10,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .subnet import ResNetChannels
+from ..slimmable.subnet import ResNetChannels
 
 
 class BasicBlock(nn.Module):
