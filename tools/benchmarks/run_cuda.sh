@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every timing benchmark on one CUDA GPU, in one go (about 5 minutes on an H100/H200):
 #   bash tools/benchmarks/run_cuda.sh OUT_DIR
-# Writes OUT_DIR/<benchmark>_cuda[_bf16].json and OUT_DIR/log.txt; a benchmark that fails
-# is logged and the others still run. Copy the JSON into docs/results/ to publish it.
+# Writes OUT_DIR/<benchmark>_cuda[_bf16].json, OUT_DIR/log.txt and, last, the GPU-only tests'
+# output OUT_DIR/gpu_tests.txt; a benchmark that fails is logged and the others still run. Copy the JSON into docs/results/ to publish it.
 set -u
 OUT=${1:?usage: run_cuda.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -29,3 +29,9 @@ run train_cost_cuda $B/train_cost.py --device cuda --batch 256
 run train_cost_r50_cuda_bf16 $B/train_cost.py --preset r50 --device cuda --amp --batch 64
 run ema_update_cuda $B/ema_update.py --device cuda
 run ema_update_r50_cuda $B/ema_update.py --device cuda --config configs/dspnet_r50.py
+# the GPU-only tests (skipped on CI, which has no GPU)
+if "$PY" -m pytest -q tests/test_gpu -p no:cacheprovider > "$OUT/gpu_tests.txt" 2>&1; then
+  echo "gpu tests: ok ($(tail -1 "$OUT/gpu_tests.txt"))" | tee -a "$OUT/log.txt"
+else
+  echo "gpu tests: FAILED ($(tail -1 "$OUT/gpu_tests.txt"))" | tee -a "$OUT/log.txt"
+fi
