@@ -2,7 +2,8 @@
 # Every timing benchmark on one CUDA GPU, in one go (about 5 minutes on an H100/H200):
 #   bash tools/benchmarks/run_cuda.sh OUT_DIR
 # Writes OUT_DIR/<benchmark>_cuda[_bf16].json, OUT_DIR/log.txt and, last, the GPU-only tests'
-# output OUT_DIR/gpu_tests.txt; a benchmark that fails is logged and the others still run. Copy the JSON into docs/results/ to publish it.
+# output OUT_DIR/gpu_tests.txt; a benchmark that
+# fails is logged and the others still run. Copy the JSON into docs/results/ to publish it.
 set -u
 OUT=${1:?usage: run_cuda.sh OUT_DIR}
 mkdir -p "$OUT"
