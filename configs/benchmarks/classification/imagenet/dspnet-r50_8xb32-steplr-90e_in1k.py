@@ -16,16 +16,7 @@ model = dict(
     type='dspnet_mm.WithSubnetChannels',
     model_type='mmcls.ImageClassifier',
     from_backbone={'head.in_channels': 3},
-    backbone=dict(
-        _delete_=True,
-        type='dspnet_mm.SlimmableResNet',
-        depth=50,
-        subnets=_base_.dspnet_r50_subnets,
-        subnet='r50_w05',
-        out_indices=(3, ),
-        frozen_stages=-1,
-        norm_cfg=dict(type='SyncBN'),
-        style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=_base_.slimmed_checkpoint)))
+    backbone={**_base_.dspnet_r50_backbone, 'out_indices': (3, ), 'frozen_stages': -1,
+              'norm_cfg': dict(type='SyncBN')})
 
 train_cfg = dict(max_epochs=90)
