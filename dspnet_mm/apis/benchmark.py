@@ -79,6 +79,25 @@ def add_device_arguments(parser, amp: bool = True):
                             help='bf16 autocast (the mixed precision of tools/train.py --amp)')
 
 
+def parse_step_arguments(parser, argv, batch: int, repeats: int = 5):
+    """``--quick``, ``--batch``, ``--repeats``, ``--device`` and ``--amp`` of the training-step
+    benchmarks, added to ``parser``, parsed and checked; ``--quick`` means batch 8, 2 repeats.
+    Seeds torch (0). Returns (args, device)."""
+    from .cli import positive
+    parser.add_argument('--quick', action='store_true', help='batch 8, 2 repeats')
+    parser.add_argument('--batch', type=int, default=batch)
+    parser.add_argument('--repeats', type=int, default=repeats)
+    add_device_arguments(parser)
+    args = parser.parse_args(argv)
+    for name in ('batch', 'repeats'):
+        positive(f'--{name}', getattr(args, name), allow_none=False)
+    device = resolve_device(args.device)
+    if args.quick:
+        args.batch, args.repeats = 8, 2
+    torch.manual_seed(0)
+    return args, device
+
+
 def resolve_device(name: str) -> torch.device:
     """``torch.device(name)``, refused with one clear error when it is not usable here."""
     from .cli import UsageError

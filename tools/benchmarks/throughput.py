@@ -9,11 +9,9 @@ import json
 import sys
 import os
 
-import torch
-
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, build_model, fake_views,
-                                      interleaved, machine, median_ms, resolve_device)
+from dspnet_mm.apis.benchmark import (autocast, build_model, fake_views, interleaved, machine,
+                                      median_ms, parse_step_arguments)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = dict(DSPNet='dspnet_r18_fmnist.py', BYOL='byol_r18_fmnist.py',
@@ -22,18 +20,9 @@ CONFIGS = dict(DSPNet='dspnet_r18_fmnist.py', BYOL='byol_r18_fmnist.py',
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true')
-    p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--repeats', type=int, default=5)
-    add_device_arguments(p)
-    args = p.parse_args(argv)
-    for name in ('batch', 'repeats'):
-        cli.positive(f'--{name}', getattr(args, name), allow_none=False)
-    device = resolve_device(args.device)
-    if args.quick:
-        args.batch, args.repeats = 8, 2
-    torch.manual_seed(0)
+    args, device = parse_step_arguments(p, argv, batch=128)
     data = fake_views(args.batch, device=device)
+
     def step(model, optim):
         with autocast(device, args.amp):
             model.train_step(data, optim)

@@ -17,15 +17,14 @@ import json
 import os
 import sys
 
-import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import (IdealStep, add_device_arguments, autocast, build_model,
-                                      fake_views, interleaved, machine, median_ms, ratio_stats,
-                                      resolve_device, step_launches)
+from dspnet_mm.apis.benchmark import (IdealStep, autocast, build_model, fake_views, interleaved,
+                                      machine, median_ms, parse_step_arguments, ratio_stats,
+                                      step_launches)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
@@ -41,18 +40,8 @@ DN_SETS = {
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true')
     p.add_argument('--preset', choices=('fmnist', 'r50'), default='fmnist')
-    p.add_argument('--batch', type=int, default=64)
-    p.add_argument('--repeats', type=int, default=5)
-    add_device_arguments(p)
-    args = p.parse_args(argv)
-    for name in ('batch', 'repeats'):
-        cli.positive(f'--{name}', getattr(args, name), allow_none=False)
-    device = resolve_device(args.device)
-    if args.quick:
-        args.batch, args.repeats = 8, 2
-    torch.manual_seed(0)
+    args, device = parse_step_arguments(p, argv, batch=64)
     r50 = args.preset == 'r50'
     shape = (3, 32, 32) if r50 and args.quick else (3, 224, 224) if r50 else (1, 28, 28)
     data = fake_views(args.batch, shape, device=device)
