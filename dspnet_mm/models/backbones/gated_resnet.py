@@ -21,8 +21,9 @@ GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subne
 # When the sparse path runs, by design (no timing at import). Reading a block's active
 # channels costs one host synchronisation plus a dozen more operators, and convolutions with
 # the odd channel counts of a mask. On a GPU that never paid off where it was measured
-# (docs/results/gated_paths_cuda*.json, one H200, ResNet-18 at 224 px, density 0.3, batch 1
-# to 256, fp32 and bf16: always slower than dense x mask), so CUDA runs dense x mask. A block
+# (docs/results/gated_paths_cuda*.json, one H200, ResNet-18 at 224 px, density 0.3, fp32 and
+# bf16: slower than dense x mask at batch 1 to 128, level at 256, never faster than the dense
+# network), so CUDA runs dense x mask. A block
 # whose dense multiply-accumulates on the batch (conv1 + conv2, known on the host for free)
 # are fewer than ``SPARSE_MIN_MACS[device type]`` runs dense x mask (no synchronisation);
 # ``tools/benchmarks/gated_paths.py --min-gmacs`` measures other thresholds.
@@ -71,7 +72,7 @@ class GatedBlockMixin:
         """Whether this block has the work on ``x`` that the sparse path's host
         synchronisation needs on ``x``'s device (``SPARSE_MIN_MACS``)."""
         need = SPARSE_MIN_MACS.get(x.device.type, SPARSE_MIN_MACS['cuda'])
-        return need <= 0 or self.dense_macs(x) >= need
+        return need <= 0 or (need < math.inf and self.dense_macs(x) >= need)
 
     def dense_macs(self, x: torch.Tensor) -> int:
         """Multiply-accumulates of conv1 and conv2 on the batch ``x``, every channel on."""
