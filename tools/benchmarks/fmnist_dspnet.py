@@ -197,7 +197,8 @@ def merge(args):
                   floor=floor, table=table, wall_seconds=wall, targets=TARGETS, met=checks,
                   missing=missing, parts={f'seed{s}_{p}': dict(
                       machine=v['machine']['device'], finished=v['finished'],
-                      train_seconds=v['train_seconds'], eval_seconds=v['eval_seconds'])
+                      train_seconds=v['train_seconds'], eval_seconds=v['eval_seconds'],
+                      **({'note': v['note']} if v.get('note') else {}))
                       for (s, p), v in sorted(parts.items())})
     write(report, args.out_dir)
     return report
@@ -237,6 +238,9 @@ def write(report, out_dir):
                      f'{text}')
     if report['missing']:
         lines.append(f"- parts still missing: {', '.join(report['missing'])}")
+    for name, part in report['parts'].items():
+        if part.get('note'):
+            lines.append(f"- note on {name}: {part['note']}")
     write_text(stem + '.md', '\n'.join(lines) + '\n')
     plot(report, stem + '.png')
     print('\n'.join(lines))
