@@ -9,7 +9,7 @@ model = dict(
     type='BYOL',
     base_momentum={{_base_.model.base_momentum}},
     data_preprocessor={{_base_.model.data_preprocessor}},
-    backbone=dict(type='SlimmableResNet', depth=18, in_channels=1, stem_channels=16,
+    backbone=dict(type='PlainResNet', depth=18, in_channels=1, stem_channels=16,
                   base_channels=16, small_input=True, out_indices=(3, ),
                   subnets={{_base_.subnets}}, subnet='r18_w1'),
     neck={{_base_.model.neck}},

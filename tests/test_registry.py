@@ -40,7 +40,7 @@ def test_custom_imports_in_a_fresh_process(tmp_path, scope):
     cfg.write_text(textwrap.dedent(f"""
         default_scope = '{scope}'
         custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
-        backbone = dict(type='dspnet_mm.SlimmableResNet', depth=18, subnet=dict(widths=0.25))
+        backbone = dict(type='dspnet_mm.PlainResNet', depth=18, subnet=dict(widths=0.25))
     """))
     code = textwrap.dedent(f"""
         import sys
@@ -56,4 +56,4 @@ def test_custom_imports_in_a_fresh_process(tmp_path, scope):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith('SlimmableResNet (128,)')
+    assert out.stdout.strip().endswith('PlainResNet (128,)')

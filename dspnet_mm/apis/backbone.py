@@ -14,6 +14,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
 
+from dspnet_mm.models.gating.dual_bn import upgrade_gated_keys
 from .checkpoint import CheckpointError, load_checkpoint_safely
 
 BACKBONE_PREFIXES = ('backbone.', 'module.backbone.')
@@ -54,13 +55,14 @@ def backbone_config(ckpt: Mapping, path: str, config: Optional[str] = None) -> d
 
 
 def backbone_state_dict(ckpt: Mapping) -> Dict[str, torch.Tensor]:
-    """The backbone's tensors of a checkpoint, without their key prefix."""
+    """The backbone's tensors of a checkpoint, without their key prefix, with today's key names
+    (:func:`dspnet_mm.models.gating.upgrade_gated_keys`)."""
     sd = ckpt.get('state_dict', ckpt)
     for prefix in BACKBONE_PREFIXES:
         sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
         if sub:
-            return sub
-    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+            return upgrade_gated_keys(sub)
+    return upgrade_gated_keys({k: v for k, v in sd.items() if isinstance(v, torch.Tensor)})
 
 
 def build_backbone(cfg: Mapping) -> nn.Module:
@@ -89,7 +91,7 @@ def load_weights(net: nn.Module, state_dict: Mapping[str, torch.Tensor], path: s
 
 
 def load_backbone(path: str, config: Optional[str] = None,
-                  types: Sequence[str] = ('SlimmableResNet', 'GatedResNet'),
+                  types: Sequence[str] = ('SlimmableResNet', 'PlainResNet', 'GatedResNet'),
                   why: str = '') -> LoadedBackbone:
     """The backbone of checkpoint ``path`` with its weights.
 

@@ -6,8 +6,9 @@ from typing import List, Optional, Tuple
 import torch
 
 from dspnet_mm.engine.atomic_backend import atomic_write
-from dspnet_mm.models.backbones.gated_resnet import GatedResNet
+from dspnet_mm.models.backbones.plain_resnet import PlainResNet, plain_complexity
 from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
+from dspnet_mm.models.slimmable.subnet import SubnetSpec
 from .backbone import load_backbone
 from .checkpoint import CheckpointError
 
@@ -21,7 +22,10 @@ NOT_GATED = ('only dynamic-gating (VICReg-Gating, VICReg-Dual-Gating) checkpoint
 def load_supernet(path: str, config: Optional[str] = None) -> Tuple[SlimmableResNet, dict]:
     """The pretrained supernet (a ``SlimmableResNet`` on CPU) of an algorithm or backbone-only
     checkpoint, and the loaded checkpoint."""
-    supernet, _, ckpt = load_backbone(path, config, ('SlimmableResNet', ), NOT_SLIMMABLE)
+    supernet, cfg, ckpt = load_backbone(path, config, ('SlimmableResNet', ), NOT_SLIMMABLE)
+    if not isinstance(supernet, SlimmableResNet):  # the old name of PlainResNet
+        raise CheckpointError(f'{path!r} holds one plain network (subnet '
+                              f"{cfg.get('subnet')!r}), not a supernet: it is already slim")
     return supernet, ckpt
 
 
@@ -39,12 +43,22 @@ def stock_resnet_kwargs(supernet: SlimmableResNet, subnet) -> Optional[dict]:
                 stem_channels=ch.stem, base_channels=base)
 
 
+def shape_summary(arch: dict, spec: SubnetSpec, input_size=None) -> dict:
+    """Spec, input shape, FLOPs and params of the plain network of ``spec`` in the ResNet
+    family ``arch`` (see :func:`dspnet_mm.models.backbones.plain_resnet.plain_complexity`)."""
+    size = input_size or (32 if arch['small_input'] else 224)
+    return dict(spec=spec.to_dict(), input_shape=[arch['in_channels'], size, size],
+                **plain_complexity(arch, spec, size))
+
+
 def subnet_summary(supernet: SlimmableResNet, subnet, input_size=None) -> dict:
-    """Spec, FLOPs and params of a DN (see ``SlimmableResNet.complexity``)."""
-    size = input_size or (32 if supernet.arch['small_input'] else 224)
-    return dict(spec=supernet.resolve(subnet)[0].to_dict(),
-                input_shape=[supernet.arch['in_channels'], size, size],
-                **supernet.complexity(subnet, size))
+    """:func:`shape_summary` of a DN of the supernet."""
+    return shape_summary(supernet.arch, supernet.resolve(subnet)[0], input_size)
+
+
+def network_summary(net: PlainResNet, input_size=None) -> dict:
+    """:func:`shape_summary` of a plain network."""
+    return shape_summary(net.arch, net.spec, input_size)
 
 
 def list_subnets(path: str, config: Optional[str] = None, input_size=None) -> List[dict]:
@@ -70,8 +84,8 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
     state_dict = network.state_dict()
     # downstream, not pretraining, settings: an FPN reads all four stages; SyncBN needs a
     # distributed run, plain BN works everywhere (downstream configs choose their own)
-    backbone = dict(supernet.fixed_config(subnet), type='dspnet_mm.SlimmableResNet',
-                    out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True))
+    backbone = dict(network.config(), out_indices=(0, 1, 2, 3),
+                    norm_cfg=dict(type='BN', requires_grad=True))
     if out is not None:
         backbone['init_cfg'] = dict(type='Pretrained', checkpoint=os.path.abspath(out))
     # the per-stage output channels: what FPN / decode-head / RoI in_channels must be

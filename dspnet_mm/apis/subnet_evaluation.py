@@ -14,14 +14,14 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 from mmengine.config import Config
 
-from dspnet_mm.models import SlimmableResNet
+from dspnet_mm.models import PlainResNet, SlimmableResNet
 from .backbone import load_backbone
 from .checkpoint import CheckpointError
 from .cli import UsageError
 from .evaluation import (ImageSet, balanced_subset, extract_features, finetune_top1, knn_top1,
                          linear_probe, linear_probe_top1, raw_pixels)
 from .report import markdown_table, write_json, write_text
-from .slim import load_supernet, subnet_summary
+from .slim import load_supernet, network_summary, subnet_summary
 
 PROBES = ('lbfgs', 'sgd')
 
@@ -82,14 +82,12 @@ def parse_baselines(items: Sequence[str]) -> Dict[str, str]:
 def load_baseline(path: str):
     """A checkpoint of one network pretrained alone (BYOL config of one fixed DN), or a slimmed
     file: (network in eval mode, its spec/FLOPs/params summary)."""
-    net, cfg, _ = load_backbone(path, types=('SlimmableResNet', ))
-    if not net.is_fixed:
+    net, cfg, _ = load_backbone(path, types=('PlainResNet', 'SlimmableResNet'))
+    if not isinstance(net, PlainResNet):
         raise CheckpointError(f'{path!r}: its backbone is a DSPNet supernet, not one network '
                               'pretrained alone; give a BYOL checkpoint of one DN or a '
                               'slimmed file')
-    supernet_cfg = {k: v for k, v in cfg.items() if k not in ('subnet', 'type')}
-    supernet_cfg.pop('subnets', None)
-    summary = subnet_summary(SlimmableResNet(**supernet_cfg), net.fixed_spec)
+    summary = network_summary(net)
     return net, summary
 
 

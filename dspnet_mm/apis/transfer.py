@@ -14,7 +14,7 @@ linear heads) need channel counts that depend on the spec. Configs never state t
   last stage on RoIs (``dspnet_mm.models.backbones.slimmable_resnet_c4``).
 
 Stage indices (``from_backbone`` values, ``out_indices``, ``stage``) count residual stages from
-0, as mmdet, mmseg, mmcls and ``SlimmableResNet`` do; configs under ``configs/benchmarks``
+0, as mmdet, mmseg, mmcls and ``PlainResNet`` do; configs under ``configs/benchmarks``
 never copy ``out_indices`` from a pretraining config (mmselfsup's ``ResNet`` counts the stem as
 0 there), so no index is ever shifted.
 """
@@ -28,7 +28,8 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS as ROOT_MODELS
 
 from dspnet_mm.models.backbones.gated_resnet import GatedResNet
-from dspnet_mm.models.backbones.slimmable_resnet import SlimmableResNet
+from dspnet_mm.models.backbones.plain_resnet import PlainResNet
+from dspnet_mm.models.gating.dual_bn import upgrade_gated_keys
 from dspnet_mm.models.backbones.slimmable_resnet_c4 import (NUM_STAGES, SlimmableResNetTrunk,
                                                             SubnetResLayer, is_pretrained)
 from dspnet_mm.registry import MODELS, WEIGHT_INITIALIZERS
@@ -40,18 +41,18 @@ __all__ = ['SlimmableResNetTrunk', 'SubnetResLayer', 'build_subnet_backbone',
            'DOWNSTREAM_TARGETS', 'downstream_config', 'StrictPretrainedInit']
 
 
-def build_subnet_backbone(backbone: Mapping, device='meta') -> Union[SlimmableResNet,
-                                                                    GatedResNet]:
+def build_subnet_backbone(backbone: Mapping, device='meta') -> Union[PlainResNet, GatedResNet]:
     """The backbone of a config, by default without memory (``meta`` tensors): enough for
-    channel counts and parameter shapes. It must be a fixed-mode ``SlimmableResNet`` (a desired
-    network) or a ``GatedResNet`` (a network of a dynamic-gating checkpoint)."""
+    channel counts and parameter shapes. It must be a ``PlainResNet`` (a desired network, also
+    as ``SlimmableResNet(subnet=...)``) or a ``GatedResNet`` (a network of a dynamic-gating
+    checkpoint)."""
     cfg = dict(copy.deepcopy(backbone))
     cfg.pop('init_cfg', None)
     with torch.device(device):
         net = ROOT_MODELS.build(cfg)
-    if not (isinstance(net, GatedResNet) or isinstance(net, SlimmableResNet) and net.is_fixed):
-        raise ValueError(f"backbone {backbone.get('type')!r} must be a dspnet_mm."
-                         'SlimmableResNet (or SlimmableResNetTrunk) in fixed mode, i.e. with '
+    if not isinstance(net, (PlainResNet, GatedResNet)):
+        raise ValueError(f"backbone {backbone.get('type')!r} without subnet= is not one network: "
+                         "give dspnet_mm.PlainResNet (or SlimmableResNetTrunk) with "
                          "subnet='<desired network>', or a dspnet_mm.GatedResNet")
     return net
 
@@ -88,7 +89,7 @@ def _set_path(cfg: dict, path: str, value):
     node[leaf] = value
 
 
-def check_pretrained(backbone: Mapping, net: Optional[SlimmableResNet] = None):
+def check_pretrained(backbone: Mapping, net: Optional[PlainResNet] = None):
     """Raise ``CheckpointError`` when the backbone's ``Pretrained`` checkpoint does not hold
     exactly the selected desired network (a missing or mis-shaped tensor).
 
@@ -105,6 +106,7 @@ def check_pretrained(backbone: Mapping, net: Optional[SlimmableResNet] = None):
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'
         state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    state_dict = upgrade_gated_keys(state_dict)
     expected = net.state_dict()
     bad = [k for k, v in expected.items()
            if k not in state_dict or tuple(state_dict[k].shape) != tuple(v.shape)]
@@ -121,7 +123,7 @@ def check_pretrained(backbone: Mapping, net: Optional[SlimmableResNet] = None):
         selected, fix = (f'a GatedResNet (depth {net.depth})', 'Export the gated branch with '
                          'tools/slim.py --branch gated (the dense one is a plain ResNet).')
     else:
-        selected = (f'subnet {backbone.get("subnet")!r} = {net.fixed_spec.to_dict()} '
+        selected = (f'subnet {backbone.get("subnet")!r} = {net.spec.to_dict()} '
                     f'(depth {net.depth})')
         fix = ('Select the network the checkpoint holds (--cfg-options '
                'model.backbone.subnet=NAME), or slim the one you want with tools/slim.py '
@@ -143,8 +145,8 @@ def with_subnet_channels(model_type: str, from_backbone: Mapping[str, ChannelSou
             output channels), a list of stage indices (a list of channels), or ``'backbone'``
             (a copy of the backbone config). For example ``{'neck.in_channels': [0, 1, 2, 3]}``
             for an FPN, ``{'head.in_channels': 3}`` for a linear head.
-        model: the upstream model's arguments; ``backbone`` must be a fixed-mode
-            ``SlimmableResNet`` (or ``SlimmableResNetTrunk``) config.
+        model: the upstream model's arguments; ``backbone`` must be a ``PlainResNet`` (or
+            ``SlimmableResNetTrunk``, or ``GatedResNet``) config.
     """
     model = copy.deepcopy(model)
     backbone = model.get('backbone')

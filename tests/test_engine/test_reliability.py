@@ -63,7 +63,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, config):
         assert any(k.startswith('target_net.') for k in ckpt['state_dict'])
         assert any('.subnet_bns.' in k for k in ckpt['state_dict'])
     else:  # gated-branch BNs and the annealing state p
-        assert any('.subnet_bns.gated.' in k for k in ckpt['state_dict'])
+        assert any('.gated_bn.' in k for k in ckpt['state_dict'])
         assert any(k.endswith('.p') or k.endswith('_p') for k in ckpt['state_dict']), \
             [k for k in ckpt['state_dict'] if 'sparsity' in k]
     res = subprocess.run(train_cmd(config, run_dir, '--resume'), capture_output=True, text=True,

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from dspnet_mm.models import GatedResNet
-from dspnet_mm.models.slimmable.slimmable_ops import SwitchableBatchNorm2d
+from dspnet_mm.models.gating import DualBatchNorm2d
 
 
 def conv2d_out_dim(dim, kernel_size, padding=0, stride=1, dilation=1):
@@ -100,15 +100,15 @@ def test_the_two_conventions_are_both_available():
 def test_dual_bn_only_on_block_bn1_bn2_as_the_reference():
     net = GatedResNet(18, dual_bn=True, dual_bn_shortcut=False, small_input=True)
     for blk in net.gated_blocks:
-        assert isinstance(blk.bn1, SwitchableBatchNorm2d)
-        assert isinstance(blk.bn2, SwitchableBatchNorm2d)
+        assert isinstance(blk.bn1, DualBatchNorm2d)
+        assert isinstance(blk.bn2, DualBatchNorm2d)
         if blk.downsample is not None:
             assert type(blk.downsample[1]) is nn.BatchNorm2d
         assert type(blk.gate.bn) is nn.BatchNorm2d
     assert type(net.bn1) is nn.BatchNorm2d
     keys = net.state_dict().keys()
-    assert not [k for k in keys if 'downsample' in k and 'subnet_bns' in k]
-    assert 'layer1.0.bn1.subnet_bns.gated.weight' in keys
+    assert not [k for k in keys if 'downsample' in k and 'gated_bn' in k]
+    assert 'layer1.0.bn1.gated_bn.weight' in keys
     # the shared shortcut BN learns statistics from both branches
     ds = net.layer2[0].downsample[1]
     before = ds.running_mean.clone()
@@ -122,7 +122,7 @@ def test_dual_bn_only_on_block_bn1_bn2_as_the_reference():
     assert not any(p.requires_grad for p in frozen.layer2[0].downsample[1].parameters())
     # and our fuller dual BN stays the default
     default = GatedResNet(18, dual_bn=True)
-    assert isinstance(default.layer2[0].downsample[1], SwitchableBatchNorm2d)
+    assert isinstance(default.layer2[0].downsample[1], DualBatchNorm2d)
 
 
 def test_gate_bn_follows_gate_norm_cfg():

@@ -10,7 +10,7 @@ from conftest import randomize_bn
 from dspnet_mm.models import GatedResNet, SlimmableResNet
 from dspnet_mm.models.backbones import gated_resnet
 from dspnet_mm.models.backbones.gated_resnet import GatedBasicBlock, GatedBottleneck
-from dspnet_mm.models.slimmable import SwitchableBatchNorm2d
+from dspnet_mm.models.gating import DualBatchNorm2d
 from dspnet_mm.models.utils import ResNetSkeleton
 
 
@@ -29,7 +29,7 @@ def test_shares_the_skeleton_with_slimmable_resnet():
     gated_keys = set(net.state_dict())
     extra = gated_keys - slim_keys
     assert slim_keys <= gated_keys
-    assert extra and all('.gate.' in k or '.subnet_bns.gated.' in k for k in extra)
+    assert extra and all('.gate.' in k or '.gated_bn.' in k for k in extra)
     assert [type(b) for b in net.gated_blocks] == [GatedBasicBlock] * 8
     assert [type(b) for b in small(50).gated_blocks] == [GatedBottleneck] * 16
 
@@ -46,7 +46,7 @@ def test_dense_branch_loads_into_stock_mmcls_resnet(depth, small_input):
     result = stock.load_state_dict(net.state_dict(), strict=False)
     assert result.missing_keys == []
     assert result.unexpected_keys and all(
-        '.gate.' in k or '.subnet_bns.gated.' in k for k in result.unexpected_keys)
+        '.gate.' in k or '.gated_bn.' in k for k in result.unexpected_keys)
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
         assert torch.allclose(net(x)[0], stock(x)[0], atol=1e-5)
@@ -56,19 +56,19 @@ def test_dual_bn_statistics_are_separate():
     net = small()
     net.train()
     bn = net.layer2[0].bn1
-    assert isinstance(bn, SwitchableBatchNorm2d) and 'gated' in bn.subnet_bns
-    dense0, gated0 = bn.running_mean.clone(), bn.subnet_bns['gated'].running_mean.clone()
+    assert isinstance(bn, DualBatchNorm2d) and isinstance(bn.gated_bn, torch.nn.BatchNorm2d)
+    dense0, gated0 = bn.running_mean.clone(), bn.gated_bn.running_mean.clone()
     net(torch.randn(4, 3, 16, 16), gated=False)
     assert not torch.equal(bn.running_mean, dense0)
-    assert torch.equal(bn.subnet_bns['gated'].running_mean, gated0)
+    assert torch.equal(bn.gated_bn.running_mean, gated0)
     dense1 = bn.running_mean.clone()
     net(torch.randn(4, 3, 16, 16), gated=True)
     assert torch.equal(bn.running_mean, dense1)
-    assert not torch.equal(bn.subnet_bns['gated'].running_mean, gated0)
-    assert bn.subnet_bns['gated'].num_batches_tracked == 1 and bn.num_batches_tracked == 1
+    assert not torch.equal(bn.gated_bn.running_mean, gated0)
+    assert bn.gated_bn.num_batches_tracked == 1 and bn.num_batches_tracked == 1
     # the stem is shared: plain BN; single-stream nets have no gated BN at all
     assert type(net.bn1) is torch.nn.BatchNorm2d
-    assert not any('subnet_bns' in k for k in small(dual_bn=False).state_dict())
+    assert not any('gated_bn' in k for k in small(dual_bn=False).state_dict())
 
 
 def test_gated_branch_masks_and_gradients():
@@ -196,7 +196,7 @@ def test_sparse_inference_with_all_channels_off_or_on():
         results[sign] = sparse[0]
     with torch.no_grad():  # all on = the dense computation with the gated BNs
         for bn in net._dual_bns:
-            gated = bn.subnet_bns['gated']
+            gated = bn.gated_bn
             for name in ('weight', 'bias', 'running_mean', 'running_var'):
                 getattr(bn, name).data.copy_(getattr(gated, name))
         assert torch.allclose(results[1.], net(x)[0], atol=1e-4)

@@ -7,7 +7,9 @@ from mmdet.models import ResNet as MMDetResNet
 from mmengine.analysis import get_model_complexity_info
 
 from conftest import randomize_bn
-from dspnet_mm.models import SlimmableResNet, SubnetSpec, make_divisible, recalibrate_bn
+from dspnet_mm.models import (PlainResNet, SlimmableResNet, SubnetSpec, make_divisible,
+                              recalibrate_bn)
+from dspnet_mm.registry import MODELS
 
 R18_SUBNETS = dict(
     r18_w1=dict(widths=1.0, depths=(2, 2, 2, 2)),
@@ -24,9 +26,9 @@ def r18(**kw):
 
 
 def plain_of(supernet, subnet):
-    cfg = supernet.fixed_config(subnet)
-    cfg.pop('type')
-    plain = SlimmableResNet(**cfg).eval()
+    cfg = supernet.plain_config(subnet)
+    assert cfg.pop('type') == 'dspnet_mm.PlainResNet'
+    plain = PlainResNet(**cfg).eval()
     plain.load_state_dict(supernet.subnet_state_dict(subnet), strict=True)
     return plain
 
@@ -95,7 +97,7 @@ def test_supernet_state_dict_loads_into_stock_resnet():
 @pytest.mark.parametrize('depth,width', [(18, 1.0), (18, 0.5), (50, 0.25), (50, 0.75)])
 def test_flops_match_stock_network(depth, width):
     spec = dict(widths=width)
-    ours = SlimmableResNet(depth, subnet=spec)
+    ours = PlainResNet(depth, subnet=spec)
     stock = MMClsResNet(depth=depth, stem_channels=make_divisible(64 * width),
                         base_channels=make_divisible(64 * width))
     ours.eval()
@@ -174,14 +176,31 @@ def test_bad_constructor_arguments():
         SlimmableResNet(18)(torch.randn(1, 1, 32, 32))
 
 
-def test_fixed_mode_builds_plain_layers():
-    net = SlimmableResNet(18, subnets=R18_SUBNETS, subnet='r10_mixed')
+def test_plain_resnet_builds_plain_layers():
+    net = PlainResNet(18, subnets=R18_SUBNETS, subnet='r10_mixed')
     assert type(net.conv1) is torch.nn.Conv2d
     assert type(net.bn1) is torch.nn.BatchNorm2d
     assert len(net.layer1) == 1 and len(net.layer2) == 2
     assert net.out_channels == (128, )
-    with pytest.raises(RuntimeError, match='fixed mode'):
-        net.set_subnet('r18_w1')
+    assert not hasattr(net, 'set_subnet')
+    whole = PlainResNet(18)  # no subnet: the whole network
+    assert [len(getattr(whole, f'layer{i}')) for i in range(1, 5)] == [2, 2, 2, 2]
+    assert whole.stage_channels == (64, 128, 256, 512)
+    with pytest.raises(ValueError, match=r"unknown subnet 'r9'; known subnets: r18_w1"):
+        PlainResNet(18, subnets=R18_SUBNETS, subnet='r9')
+
+
+def test_old_type_name_builds_the_plain_network():
+    """``SlimmableResNet(subnet=...)``, as configs and slimmed files before PlainResNet say."""
+    old = MODELS.build(dict(type='dspnet_mm.SlimmableResNet', depth=18, subnets=R18_SUBNETS,
+                            subnet='r10_mixed', small_input=True))
+    new = PlainResNet(18, subnets=R18_SUBNETS, subnet='r10_mixed', small_input=True)
+    assert type(old) is PlainResNet and old.spec == new.spec
+    assert {k: v.shape for k, v in old.state_dict().items()} == {
+        k: v.shape for k, v in new.state_dict().items()}
+    supernet = SlimmableResNet(18, subnets=R18_SUBNETS)  # without subnet: the supernet
+    assert type(supernet) is SlimmableResNet and type(copy.deepcopy(supernet)) is SlimmableResNet
+    assert type(copy.deepcopy(old)) is PlainResNet
 
 
 def test_inference_slice_cache_follows_weight_updates():

@@ -80,7 +80,7 @@ def test_dual_gating_step_trains_gates_and_both_bns():
     model = build('vicreg-dual-gating_r18_fmnist')
     model.train()
     bn = model.backbone.layer3[0].bn1
-    dense0, gated0 = bn.running_mean.clone(), bn.subnet_bns['gated'].running_mean.clone()
+    dense0, gated0 = bn.running_mean.clone(), bn.gated_bn.running_mean.clone()
     losses = model.loss(views(), None)
     assert {'loss_vicreg', 'loss_flops', 'loss_bound', 'flops_kept', 'gate_p'} <= set(losses)
     assert 0 < losses['flops_kept'] < 1.2 and losses['gate_p'] == 1.
@@ -90,11 +90,11 @@ def test_dual_gating_step_trains_gates_and_both_bns():
     loss.backward()
     # each branch updated its own BN statistics once
     assert not torch.equal(bn.running_mean, dense0)
-    assert not torch.equal(bn.subnet_bns['gated'].running_mean, gated0)
-    assert bn.num_batches_tracked == 1 and bn.subnet_bns['gated'].num_batches_tracked == 1
+    assert not torch.equal(bn.gated_bn.running_mean, gated0)
+    assert bn.num_batches_tracked == 1 and bn.gated_bn.num_batches_tracked == 1
     # gradients reach the gates, both BN sets, the shared convs and the projector
     for name, p in [('gate', model.backbone.layer3[0].gate.expand.weight),
-                    ('dense bn', bn.weight), ('gated bn', bn.subnet_bns['gated'].weight),
+                    ('dense bn', bn.weight), ('gated bn', bn.gated_bn.weight),
                     ('conv', model.backbone.layer3[0].conv1.weight),
                     ('stem', model.backbone.conv1.weight)]:
         assert p.grad is not None and p.grad.abs().sum() > 0, name

@@ -61,9 +61,9 @@ def test_config_parses_builds_and_runs(relpath):
     if not stock:
         assert cfg.custom_imports.imports == ['dspnet_mm']
         assert cfg.model.type == 'dspnet_mm.WithSubnetChannels'
-    if backbone.type == 'dspnet_mm.SlimmableResNet':
+    if backbone.type == 'dspnet_mm.PlainResNet':
         assert backbone.subnet == 'r50_w05'
-    # indices count stages from 0 in every upstream library and in SlimmableResNet
+    # indices count stages from 0 in every upstream library and in PlainResNet
     assert all(0 <= i <= 3 for i in backbone.out_indices)
     model = build(cfg)
     with torch.no_grad():

@@ -11,7 +11,7 @@ from mmseg.models.backbones import ResNet as MMSegResNet
 from conftest import load_tool
 from dspnet_mm.apis import CheckpointError, load_checkpoint_safely
 from dspnet_mm.apis.transfer import DOWNSTREAM_TARGETS, downstream_config
-from dspnet_mm.models import SlimmableResNet
+from dspnet_mm.models import PlainResNet
 
 slim_tool = load_tool('slim.py')
 SCOPES = {'mmdet': 'mmdet', 'mmseg': 'mmseg', 'mmcls': 'mmcls'}
@@ -80,7 +80,7 @@ def _mmdet_fpn_backbone(tmp_path):
 def test_swapping_only_the_type_keeps_upstream_settings(tmp_path):
     backbone = _mmdet_fpn_backbone(tmp_path)
     assert backbone['num_stages'] == 4 and backbone['frozen_stages'] == 1
-    backbone.update(type='dspnet_mm.SlimmableResNet', subnet=dict(widths=0.25))
+    backbone.update(type='dspnet_mm.PlainResNet', subnet=dict(widths=0.25))
     backbone.pop('init_cfg')
     with DefaultScope.overwrite_default_scope('mmdet'):
         net = MODELS.build(backbone)
@@ -98,7 +98,7 @@ def test_contract_dilation_matches_mmseg():
     our network computes what mmseg's own ResNet computes with the same weights."""
     kw = dict(depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), out_indices=(0, 1, 2, 3),
               contract_dilation=True)
-    ours = SlimmableResNet(subnet=dict(widths=1.0), **kw).eval()
+    ours = PlainResNet(subnet=dict(widths=1.0), **kw).eval()
     theirs = MMSegResNet(**kw)
     theirs.eval()  # (mmseg's train() returns None)
     theirs.load_state_dict(ours.state_dict(), strict=True)
@@ -108,7 +108,7 @@ def test_contract_dilation_matches_mmseg():
     with torch.no_grad():
         for a, b in zip(ours(x), theirs(x)):
             torch.testing.assert_close(a, b)
-    plain = SlimmableResNet(subnet=dict(widths=1.0), **dict(kw, contract_dilation=False))
+    plain = PlainResNet(subnet=dict(widths=1.0), **dict(kw, contract_dilation=False))
     assert plain.layer3[0].conv2.dilation == (2, 2)
 
 
@@ -123,13 +123,13 @@ def test_contract_dilation_matches_mmseg():
 ])
 def test_upstream_arguments_we_cannot_honour_are_refused_by_name(kwargs, error, match):
     with pytest.raises(error, match=match):
-        SlimmableResNet(18, subnet=dict(widths=0.5), **kwargs)
+        PlainResNet(18, subnet=dict(widths=0.5), **kwargs)
 
 
 def test_pretrained_argument_becomes_init_cfg(slimmed):
     """mmseg's segmentors pass ``pretrained=`` down to the backbone."""
-    net = SlimmableResNet(18, stem_channels=16, base_channels=16,
-                          subnet=dict(widths=0.5), pretrained=slimmed['r18_w05'])
+    net = PlainResNet(18, stem_channels=16, base_channels=16, subnet=dict(widths=0.5),
+                      pretrained=slimmed['r18_w05'])
     net.init_weights()
     weights = load_checkpoint_safely(slimmed['r18_w05'])['state_dict']
     assert all(torch.equal(v, weights[k]) for k, v in net.state_dict().items())

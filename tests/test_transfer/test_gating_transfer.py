@@ -39,7 +39,7 @@ def test_dense_export_is_a_plain_resnet_computing_the_dense_branch(gating):
     ckpt = load_checkpoint_safely(gating['dense'])
     assert ckpt['meta']['branch'] == 'dense'
     assert ckpt['meta']['stock_resnet'] == dict(depth=18, in_channels=3, **NARROW)
-    assert not [k for k in ckpt['state_dict'] if '.gate.' in k or 'subnet_bns' in k]
+    assert not [k for k in ckpt['state_dict'] if '.gate.' in k or 'gated_bn' in k]
     stock = MMDetResNet(**ckpt['meta']['stock_resnet'], out_indices=(3, ))
     stock.load_state_dict(ckpt['state_dict'], strict=True)
     stock.eval()  # (mmdet's ResNet.train returns None)
@@ -47,7 +47,7 @@ def test_dense_export_is_a_plain_resnet_computing_the_dense_branch(gating):
     with torch.no_grad():
         expected = pretrained_net(gating)(x, gated=False)[0]
         assert torch.allclose(stock(x)[0], expected, atol=1e-5)
-        # the plugin's fixed-mode SlimmableResNet (meta.backbone) reads it as well
+        # the plugin's PlainResNet (meta.backbone) reads it as well
         plugin = MODELS.build(ckpt['meta']['backbone']).eval()
         plugin.load_state_dict(ckpt['state_dict'], strict=True)
         assert torch.allclose(plugin(x)[-1], expected, atol=1e-5)
@@ -103,7 +103,7 @@ def gated_backbone(cfg, path):
     cfg.model.backbone.update(NARROW, init_cfg=dict(type='Pretrained', checkpoint=path))
 
 
-GATED_TENSORS = ('conv1.weight', 'layer2.0.bn1.subnet_bns.gated.running_mean',
+GATED_TENSORS = ('conv1.weight', 'layer2.0.bn1.gated_bn.running_mean',
                  'layer3.1.gate.reduce.weight', 'layer4.0.conv2.weight')
 
 

@@ -11,7 +11,8 @@ from .conftest import SUPERNET
 
 
 def backbone_cfg(subnet, checkpoint=None, **kwargs):
-    cfg = dict(type='dspnet_mm.SlimmableResNet', depth=18, stem_channels=16, base_channels=16,
+    kind = 'SlimmableResNet' if subnet is None else 'PlainResNet'  # a supernet / one network
+    cfg = dict(type=f'dspnet_mm.{kind}', depth=18, stem_channels=16, base_channels=16,
                subnets=SUPERNET['subnets'], subnet=subnet, out_indices=(0, 1, 2, 3), **kwargs)
     if checkpoint:
         cfg['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint)
@@ -82,7 +83,7 @@ def test_from_backbone_errors(from_backbone, match):
 
 
 def test_backbone_and_head_errors():
-    with pytest.raises(ValueError, match='in fixed mode'):  # a supernet, not a network
+    with pytest.raises(ValueError, match='without subnet= is not one network'):  # a supernet
         with_subnet_channels('mmcls.ImageClassifier', {},
                              backbone=backbone_cfg(None))
     with pytest.raises(ValueError, match='WithSubnetChannels'):

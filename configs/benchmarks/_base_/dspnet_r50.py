@@ -15,7 +15,7 @@ slimmed_checkpoint = 'work_dirs/slim/r50_w05.pth'
 #   backbone=dict(**_base_.dspnet_r50_backbone, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
 dspnet_r50_backbone = dict(
     _delete_=True,
-    type='dspnet_mm.SlimmableResNet',
+    type='dspnet_mm.PlainResNet',
     depth=50,
     subnets=_base_.dspnet_r50_subnets,
     subnet='r50_w05',

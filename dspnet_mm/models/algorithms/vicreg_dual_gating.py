@@ -1,14 +1,14 @@
 """VICReg-Dual-Gating: dynamic computation with a dense and a gated branch (BMVC 2023)."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List
 
 import torch
-from mmselfsup.models.algorithms.base import BaseModel
 
 from dspnet_mm.registry import MODELS
+from .gating_base import GatingAlgorithm
 
 
 @MODELS.register_module()
-class VICRegDualGating(BaseModel):
+class VICRegDualGating(GatingAlgorithm):
     """Krishna et al., "Unifying Synergies between Self-supervised Learning and Dynamic
     Computation" (BMVC 2023).
 
@@ -21,20 +21,14 @@ class VICRegDualGating(BaseModel):
         neck: the projector (shared by both branches).
         head: a ``VICRegHead`` config.
         sparsity_loss: a ``SparsityLoss`` config (``t_d``: fraction of FLOPs kept).
+        pretrained, data_preprocessor, init_cfg: as mmselfsup's ``BaseModel``.
         symmetric: also run view 2 gated / view 1 dense and average both losses (our
             extension; off in the paper).
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, sparsity_loss: dict,
-                 symmetric: bool = False, pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not hasattr(self.backbone, 'forward_gated'):
-            raise TypeError(f'{type(self).__name__} needs a GatedResNet backbone, got '
-                            f'{type(self.backbone).__name__}')
-        self.sparsity_loss = MODELS.build(sparsity_loss)
+                 symmetric: bool = False, **kwargs) -> None:
+        super().__init__(backbone, neck, head, sparsity_loss, **kwargs)
         self.symmetric = symmetric
 
     def extract_feat(self, inputs: List[torch.Tensor], gated: bool = False, **kwargs):

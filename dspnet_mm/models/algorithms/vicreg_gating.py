@@ -1,14 +1,14 @@
 """VICReg-Gating: a single channel-gated stream ("Baseline-2" of the dynamic-gating paper)."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List
 
 import torch
-from mmselfsup.models.algorithms.base import BaseModel
 
 from dspnet_mm.registry import MODELS
+from .gating_base import GatingAlgorithm
 
 
 @MODELS.register_module()
-class VICRegGating(BaseModel):
+class VICRegGating(GatingAlgorithm):
     """VICReg with both views through the gated branch of a ``GatedResNet`` (Krishna et al.,
     "Dynamic Channel Selection in Self-Supervised Learning", IMVIP 2022).
 
@@ -19,20 +19,15 @@ class VICRegGating(BaseModel):
         neck: the projector.
         head: a ``VICRegHead`` config.
         sparsity_loss: a ``SparsityLoss`` config (``t_d``: fraction of FLOPs kept).
+        pretrained, data_preprocessor, init_cfg: as mmselfsup's ``BaseModel``.
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, sparsity_loss: dict,
-                 pretrained: Optional[str] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not hasattr(self.backbone, 'forward_gated'):
-            raise TypeError(f'{type(self).__name__} needs a GatedResNet backbone, got '
-                            f'{type(self.backbone).__name__}')
+                 **kwargs) -> None:
+        super().__init__(backbone, neck, head, sparsity_loss, **kwargs)
         if self.backbone.dual_bn:
             raise ValueError('VICRegGating runs only the gated branch: build the GatedResNet '
                              'with dual_bn=False (dual BN is for VICRegDualGating)')
-        self.sparsity_loss = MODELS.build(sparsity_loss)
 
     def extract_feat(self, inputs: List[torch.Tensor], gated: bool = True, **kwargs):
         return self.backbone(inputs[0], gated=gated)

@@ -12,11 +12,11 @@ from mmcv.cnn import build_norm_layer
 from dspnet_mm.registry import MODELS
 from ..gating.gate import ChannelGate
 from ..gating.gated_flops import FLOPS_CONVENTIONS, GatedFlops, count_gated_flops
-from ..utils.resnet_skeleton import BasicBlock, Bottleneck, ResNetSkeleton, arch_of
-from ..slimmable.slimmable_ops import SwitchableBatchNorm2d
-from ..slimmable.subnet import SubnetSpec, resnet_channels
+from ..gating.dual_bn import DualBatchNorm2d
+from ..utils.resnet_skeleton import (BasicBlock, Bottleneck, ResNetSkeleton, arch_of,
+                                     full_channels)
+from .plain_resnet import PlainResNet
 
-GATED_BN = 'gated'  # key of the gated branch's BN in every dual BN (``bn1.subnet_bns.gated``)
 
 # When the sparse path runs, by design (no timing at import). Reading a block's active
 # channels costs one host synchronisation plus a dozen more operators, and convolutions with
@@ -167,11 +167,12 @@ class GatedResNet(ResNetSkeleton):
     whose masks (one (N, C_mid) tensor per block) ``forward_gated`` also returns. Convs, gates
     and the stem are shared by both branches; with ``dual_bn`` the BNs of a block's residual
     branch (and, with ``dual_bn_shortcut``, of its shortcut) have a second set of parameters
-    and statistics for the gated branch (``layer1.0.bn1.subnet_bns.gated.*``). The reference
+    and statistics for the gated branch (``layer1.0.bn1.gated_bn.*``, a
+    :class:`DualBatchNorm2d`; checkpoints from before it say ``subnet_bns.gated``). The reference
     code (``--separate_bn``) duplicates only ``bn1``/``bn2``: ``dual_bn_shortcut=False``.
     The dense branch keeps the standard key names, so
     a stock mmcls/mmdet/mmseg ``ResNet`` loads the dense network (``strict=False`` leaves only
-    the ``gate`` and ``subnet_bns.gated`` keys over).
+    the ``gate`` and ``gated_bn`` keys over).
 
     Args:
         depth: 18, 34 (BasicBlock) or 50, 101 (Bottleneck).
@@ -221,8 +222,7 @@ class GatedResNet(ResNetSkeleton):
         self.gated = bool(gated)
         self.gate_cfg = dict(gate_reduction=gate_reduction, gate_tau=gate_tau,
                              gate_norm_cfg=gate_norm_cfg)
-        channels = resnet_channels(SubnetSpec((1.0, ) * 4, max_depths), stem_channels,
-                                   base_channels, block.expansion)
+        channels = full_channels(stem_channels, base_channels, block.expansion)
         super().__init__(depth, channels, max_depths, in_channels, strides, dilations,
                          out_indices, style, small_input, frozen_stages, norm_eval,
                          zero_init_residual, init_cfg, stem_padding=stem_padding)
@@ -236,7 +236,7 @@ class GatedResNet(ResNetSkeleton):
             self._freeze_stages()  # the new BNs of frozen stages are frozen too
         # plain lists (not registered twice): switched on every forward
         self._blocks = [blk for name in self.res_layers for blk in getattr(self, name)]
-        self._dual_bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
+        self._dual_bns = [m for m in self.modules() if isinstance(m, DualBatchNorm2d)]
         self.set_sparse_inference(sparse_inference)
         self._flops_cache: Dict[Tuple[int, ...], GatedFlops] = {}
 
@@ -244,23 +244,19 @@ class GatedResNet(ResNetSkeleton):
         """One branch as a network of its own, in eval mode, and its config (with ``type``).
 
         - ``'dense'``: gates off, the shared convs with the dense branch's BNs: a plain ResNet
-          (a fixed-mode ``SlimmableResNet``, key for key mmcls/mmdet/mmseg ``ResNet``).
+          (a :class:`PlainResNet`, key for key mmcls/mmdet/mmseg ``ResNet``).
         - ``'gated'``: a copy of this network that runs its gated branch by default.
         """
         args = {k: v for k, v in self.init_args.items() if k != 'init_cfg'}
         if branch == 'dense':
-            from .slimmable_resnet import SlimmableResNet
             keep = ('depth', 'in_channels', 'stem_channels', 'base_channels', 'strides',
-                    'dilations', 'out_indices', 'style', 'small_input', 'norm_cfg')
-            cfg = {k: args[k] for k in keep}
-            if args['stem_padding'] is not None:
-                cfg['stem_padding'] = args['stem_padding']
-            cfg.update(subnet=dict(widths=1.0))  # the whole network, plain convs and BN
-            net = SlimmableResNet(**cfg)
+                    'dilations', 'out_indices', 'style', 'small_input', 'norm_cfg',
+                    'stem_padding')
+            net = PlainResNet(**{k: args[k] for k in keep})  # the whole network, plain layers
             net.load_state_dict({k: v for k, v in self.state_dict().items()
-                                 if '.gate.' not in k and f'.subnet_bns.{GATED_BN}.' not in k},
+                                 if '.gate.' not in k and '.gated_bn.' not in k},
                                 strict=True)
-            return net.eval(), dict(type='dspnet_mm.SlimmableResNet', **cfg)
+            return net.eval(), net.config()
         if branch == 'gated':
             cfg = dict(args, gated=True)
             net = GatedResNet(**cfg)
@@ -277,8 +273,7 @@ class GatedResNet(ResNetSkeleton):
         if stage < 0 or not self.dual_bn:  # the stem is shared by both branches
             return build_norm_layer(self.norm_cfg, num_features)[1]
         cfg = {k: v for k, v in self.norm_cfg.items() if k in ('eps', 'momentum')}
-        bn = SwitchableBatchNorm2d(num_features, {GATED_BN: num_features},
-                                   sync=self.norm_cfg.get('type') == 'SyncBN', **cfg)
+        bn = DualBatchNorm2d(num_features, sync=self.norm_cfg.get('type') == 'SyncBN', **cfg)
         if not self.norm_cfg.get('requires_grad', True):
             bn.requires_grad_(False)
         return bn
@@ -305,7 +300,7 @@ class GatedResNet(ResNetSkeleton):
         for blk in self.gated_blocks:
             blk.gated = gated
         for bn in self._dual_bns:
-            bn.active_key = GATED_BN if gated else None
+            bn.use_gated = gated
         return super().forward(x)
 
     def forward_gated(self, x: torch.Tensor
@@ -335,6 +330,5 @@ def _conv_out_size(conv: nn.Conv2d, h: int, w: int) -> Tuple[int, int]:
 
 def _active_bn_state(bn: nn.BatchNorm2d):
     """(running mean, running var, weight, bias, eps) of the BN the active branch uses."""
-    key = getattr(bn, 'active_key', None)
-    src = bn.subnet_bns[key] if key is not None else bn
+    src = bn.active if isinstance(bn, DualBatchNorm2d) else bn
     return src.running_mean, src.running_var, src.weight, src.bias, src.eps

@@ -1,6 +1,6 @@
 """A desired network split for C4 detectors, as mmdet's ``ResNet(num_stages=3)`` + ``ResLayer``:
 ``SlimmableResNetTrunk`` runs the first three stages on the image, ``SubnetResLayer`` the last
-stage on RoIs. Both are built by ``SlimmableResNet`` itself, so widths, depths and key names
+stage on RoIs. Both are built by ``PlainResNet`` itself, so widths, depths and key names
 (``layer4.0.conv1.weight``...) are those of the slimmed checkpoint."""
 import copy
 from typing import Mapping, Optional
@@ -10,20 +10,20 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from dspnet_mm.registry import MODELS
-from .slimmable_resnet import SlimmableResNet
+from .plain_resnet import PlainResNet
 
 NUM_STAGES = 4
 
 
 @MODELS.register_module()
-class SlimmableResNetTrunk(SlimmableResNet):
-    """The first ``num_stages`` stages of a fixed-mode ``SlimmableResNet``: the backbone of a C4
+class SlimmableResNetTrunk(PlainResNet):
+    """The first ``num_stages`` stages of a :class:`PlainResNet`: the backbone of a C4
     detector (mmdet's ``ResNet(num_stages=3)``). :class:`SubnetResLayer` runs the next stage.
 
     Args:
         num_stages: stages kept (1-3).
         strides, dilations: one value per kept stage, as mmdet's ``ResNet``.
-        Other arguments as :class:`SlimmableResNet`; ``subnet`` is required.
+        Other arguments as :class:`PlainResNet`; ``subnet`` is required.
     """
 
     def __init__(self, depth: int, num_stages: int = 3, strides=(1, 2, 2), dilations=(1, 1, 1),
@@ -88,10 +88,10 @@ class SubnetResLayer(BaseModule):
                 if k in backbone}
         # the whole network is built once so that this stage comes from the same code (and
         # channel arithmetic) as the trunk; the other stages are dropped
-        network = SlimmableResNet(**arch, strides=strides, dilations=dilations, style=style,
-                                  norm_cfg=norm_cfg, out_indices=(stage, ))
-        if not network.is_fixed:
+        if arch.get('subnet') is None:
             raise ValueError('SubnetResLayer needs a backbone config with subnet=...')
+        network = PlainResNet(**arch, strides=strides, dilations=dilations, style=style,
+                              norm_cfg=norm_cfg, out_indices=(stage, ))
         self.stage, self.norm_eval = stage, norm_eval
         self.layer_name = f'layer{stage + 1}'
         self.add_module(self.layer_name, getattr(network, self.layer_name))

@@ -8,11 +8,11 @@ statistics to use (``active_key``)."""
 from typing import Mapping, Optional
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
 from dspnet_mm import compat
+from ..utils.batch_norm import batch_norm
 
 
 def prefix(t: torch.Tensor, *sizes: int) -> torch.Tensor:
@@ -117,16 +117,5 @@ class SwitchableBatchNorm2d(nn.BatchNorm2d):
                                 prefix(self.weight, c), prefix(self.bias, c), self)
 
     def _batch_norm(self, x, running_mean, running_var, weight, bias, owner):
-        # same momentum bookkeeping as nn.BatchNorm2d, on the statistics of ``owner``
-        momentum = 0.0 if owner.momentum is None else owner.momentum
-        if self.training:
-            owner.num_batches_tracked.add_(1)
-            if owner.momentum is None:
-                momentum = 1.0 / float(owner.num_batches_tracked)
-        if (self.sync and self.training and x.is_cuda and dist.is_available()
-                and dist.is_initialized() and dist.get_world_size() > 1):
-            return compat.sync_batch_norm_function().apply(
-                x, weight, bias, running_mean, running_var, self.eps, momentum,
-                dist.group.WORLD, dist.get_world_size())
-        return F.batch_norm(x, running_mean, running_var, weight, bias, self.training,
-                            momentum, self.eps)
+        return batch_norm(x, owner, running_mean, running_var, weight, bias, self.training,
+                          self.eps, self.sync)

@@ -85,6 +85,13 @@ ARCH_SETTINGS = {
 }
 
 
+def full_channels(stem_channels: int, base_channels: int, expansion: int) -> ResNetChannels:
+    """Channels of the whole network: stage i has ``base * 2**i`` middle channels and
+    ``expansion`` times that many output channels."""
+    return ResNetChannels(stem_channels, tuple(
+        (base_channels * 2**i, base_channels * 2**i * expansion) for i in range(4)))
+
+
 def arch_of(depth):
     """(block class, max blocks per stage) of a ResNet depth, or a clear error."""
     if depth not in ARCH_SETTINGS:
@@ -208,7 +215,9 @@ class ResNetSkeleton(BaseModule):
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):
                     last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2
-                    for bn in [last_bn, *getattr(last_bn, 'subnet_bns', {}).values()]:
+                    extra = [getattr(last_bn, 'gated_bn', None),
+                             *getattr(last_bn, 'subnet_bns', {}).values()]
+                    for bn in [last_bn, *filter(None, extra)]:
                         nn.init.zeros_(bn.weight)
 
     def _freeze_stages(self):
