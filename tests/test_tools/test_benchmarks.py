@@ -1,4 +1,5 @@
 """--quick modes of the speed benchmarks produce well-formed results."""
+import json
 import math
 import os
 
@@ -87,6 +88,20 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
 
     with pytest.raises(UsageError, match="'byol:r18_w05' is not a part"):
         fmnist_dspnet.main(['--quick', '--part', 'byol:r18_w05', *dirs])
+
+    # --recheck: a finished part's checkpoint evaluated again gives its JSON's numbers; a
+    # tampered JSON does not reproduce
+    rows = fmnist_dspnet.main(['--quick', '--recheck', '--part', 'byol:r18_w025', *dirs])
+    assert rows[0]['name'] == 'r18_w025'
+    path = tmp_path / 'parts' / 'quality' / 'seed0_byol_r18_w025.json'
+    done = json.loads(path.read_text())
+    assert rows[0]['knn_top1'] == done['rows'][0]['knn_top1']
+    done['rows'][0]['knn_top1'] += 0.5
+    path.write_text(json.dumps(done))
+    with pytest.raises(SystemExit, match='does not reproduce'):
+        fmnist_dspnet.main(['--quick', '--recheck', '--part', 'byol:r18_w025', *dirs])
+    with pytest.raises(UsageError, match='--recheck needs --part'):
+        fmnist_dspnet.main(['--quick', '--recheck', *dirs])
 
 
 def test_fmnist_gating_quick(tmp_path):

@@ -17,6 +17,7 @@ DSPNet minus one-by-one, the raw-pixel floor, and the wall-time ratio.
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --part dspnet --seed 0
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --part byol:r18_w05 --seed 1
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --list     # done / missing
+    python tools/benchmarks/fmnist_dspnet.py --recheck --part dspnet --seed 0  # reproduces?
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --merge
     python tools/benchmarks/fmnist_dspnet.py --recipe demo --seeds 0    # every part, then merge
     python tools/benchmarks/fmnist_dspnet.py --quick    # a smoke run: 2 DNs, few iterations
@@ -86,6 +87,21 @@ def run_part(part, seed, args):
     resumed = os.path.isfile(os.path.join(work, 'last_checkpoint'))
     seconds, ckpt = train(cfg, work, options, device=args.device, resume=True)
     start = time.perf_counter()
+    rows = evaluate_part(part, ckpt, args)
+    result = dict(benchmark='fmnist_dspnet_part', recipe=args.recipe, part=part, seed=seed,
+                  quick=args.quick, config=os.path.relpath(cfg, REPO), options=options[1:],
+                  train_seconds=round(seconds, 1), resumed=resumed,
+                  eval_seconds=round(time.perf_counter() - start, 1), checkpoint=ckpt,
+                  machine=machine(args.device), rows=rows,
+                  finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+    write_json(part_file(args.parts_dir, args.recipe, seed, part), result)
+    return result
+
+
+def evaluate_part(part, ckpt, args):
+    """The rows of one part: every DN of a DSPNet checkpoint, or the one network of a BYOL
+    checkpoint, each with its spec, FLOPs, params and scores."""
+    dspnet_cfg = config_paths(args.recipe)[0]
     settings = settings_for(args.quick)
     data = {'train_dataloader.dataset.data_prefix': args.data}
     rows = []
@@ -101,14 +117,34 @@ def run_part(part, seed, args):
         train_set, test_set = image_sets(dspnet_cfg, args.data, settings)
         rows.append(dict(name=part.split(':', 1)[1], method='one-by-one', **summary,
                          **score_network(net, train_set, test_set, settings)))
-    result = dict(benchmark='fmnist_dspnet_part', recipe=args.recipe, part=part, seed=seed,
-                  quick=args.quick, config=os.path.relpath(cfg, REPO), options=options[1:],
-                  train_seconds=round(seconds, 1), resumed=resumed,
-                  eval_seconds=round(time.perf_counter() - start, 1), checkpoint=ckpt,
-                  machine=machine(args.device), rows=rows,
-                  finished=time.strftime('%Y-%m-%d %H:%M:%S'))
-    write_json(part_file(args.parts_dir, args.recipe, seed, part), result)
-    return result
+    return rows
+
+
+def recheck(part, seed, args):
+    """Evaluate the checkpoint of a finished part again with today's code and compare with its
+    JSON: the results must reproduce (nothing is written)."""
+    path = part_file(args.parts_dir, args.recipe, seed, part)
+    if not os.path.isfile(path):
+        raise cli.UsageError(f'{path} does not exist: part {part!r} of seed {seed} is not done')
+    with open(path) as f:
+        done = json.load(f)
+    if not os.path.isfile(done['checkpoint']):
+        raise cli.UsageError(f"the checkpoint of {path}, {done['checkpoint']}, is not on this "
+                             'machine')
+    rows = evaluate_part(part, done['checkpoint'], args)
+    diffs = []
+    for old, new in zip(done['rows'], rows):
+        for key in ('spec', 'flops', 'params', *METRICS):
+            same = (old[key] == new[key] if not isinstance(old[key], float)
+                    else abs(old[key] - new[key]) <= 0.01)
+            print(f"{old['name']:<10} {key:<18} {old[key]!s:<24} {new[key]!s:<24} "
+                  f"{'same' if same else 'DIFFERENT'}")
+            if not same:
+                diffs.append(f"{old['name']}.{key}")
+    if diffs or len(rows) != len(done['rows']):
+        raise SystemExit(f'{path}: does not reproduce ({diffs or "other rows"})')
+    print(f'{path}: reproduces')
+    return rows
 
 
 def image_sets(config, data, settings):
@@ -279,6 +315,8 @@ def main(argv=None):
     p.add_argument('--seeds', default='0,1', help='seeds of a run without --part')
     p.add_argument('--merge', action='store_true', help='only merge the parts on disk')
     p.add_argument('--list', action='store_true', help='print the parts done and missing')
+    p.add_argument('--recheck', action='store_true',
+                   help="evaluate --part's checkpoint again and compare with its JSON")
     p.add_argument('--quick', action='store_true')
     p.add_argument('--device', default='cpu', help="where parts train: 'cpu' or 'cuda'")
     p.add_argument('--out-dir', default=os.path.join(REPO, 'docs', 'results'))
@@ -310,6 +348,10 @@ def main(argv=None):
                 done = os.path.isfile(part_file(args.parts_dir, args.recipe, s, part))
                 print(f"seed {s} {part:<16} {'done' if done else 'missing'}")
         return None
+    if args.recheck:
+        if not args.part:
+            raise cli.UsageError('--recheck needs --part (and --seed)')
+        return recheck(args.part, args.seed, args)
     if args.part:
         return run_part(args.part, args.seed, args)
     if not args.merge:
