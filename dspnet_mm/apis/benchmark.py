@@ -1,6 +1,7 @@
 """Timing protocol shared by the scripts in ``tools/benchmarks``: warm-up, then interleaved
 repeats (A B A B ...), reporting the median ratio and its spread, with the machine facts."""
 import copy
+import json
 import os
 import platform
 import statistics
@@ -24,24 +25,69 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def train(config: str, work_dir: str, options, device: Optional[torch.device] = None,
           resume: bool = False) -> tuple:
     """Run ``tools/train.py config`` with ``--cfg-options options``; return (wall seconds of
-    this call, path of the final checkpoint). ``device`` cpu hides every GPU from the run (on
-    a GPU machine mmengine would take one); ``resume`` continues from the last checkpoint in
-    ``work_dir`` if there is one (exactly, see ReproducibleIterBasedTrainLoop)."""
+    training in ``work_dir``, path of the final checkpoint). ``device`` cpu hides every GPU
+    from the run (on a GPU machine mmengine would take one); ``resume`` continues from the
+    last checkpoint in ``work_dir`` if there is one (exactly, see
+    ReproducibleIterBasedTrainLoop).
+
+    The seconds count every run of this work dir (see ``train_segments``): a run that was
+    killed counts up to its last checkpoint, the iterations after it are counted where they
+    run again. Without ``resume`` the work dir starts afresh."""
+    last = os.path.join(work_dir, 'last_checkpoint')
+    resuming = resume and os.path.isfile(last)
+    segments = train_segments(work_dir) if resuming else []
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config,
            '--work-dir', work_dir]
-    if resume and os.path.isfile(os.path.join(work_dir, 'last_checkpoint')):
+    if resuming:
         cmd.append('--resume')
     cmd += ['--cfg-options', *options]
     env = dict(os.environ)
     if device is not None and device.type == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
+    segment = dict(start=time.time(), seconds=None)
+    _write_segments(work_dir, segments + [segment])
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
+    segment['seconds'] = round(time.perf_counter() - start, 1)
     if out.returncode != 0:
+        segment.update(seconds=None, failed=True)  # counted up to its last checkpoint
+        _write_segments(work_dir, segments + [segment])
         raise RuntimeError(f'training failed: {" ".join(cmd)}\n{out.stderr[-3000:]}')
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        return seconds, f.read().strip()
+    _write_segments(work_dir, segments + [segment])
+    with open(last) as f:
+        return sum(s['seconds'] for s in segments) + segment['seconds'], f.read().strip()
+
+
+SEGMENTS_FILE = 'train_segments.json'
+
+
+def train_segments(work_dir: str) -> list:
+    """The runs of ``train`` in ``work_dir`` so far: ``start`` (unix time) and ``seconds``.
+    A run that did not finish (killed, or failed) is counted from its start to the time of
+    the last checkpoint it wrote (0 if it wrote none) and marked ``interrupted``."""
+    path = os.path.join(work_dir, SEGMENTS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        segments = json.load(f)
+    saved = None
+    if os.path.isfile(os.path.join(work_dir, 'last_checkpoint')):
+        with open(os.path.join(work_dir, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
+        saved = os.path.getmtime(ckpt) if os.path.isfile(ckpt) else None
+    for seg in segments:
+        if seg['seconds'] is None:
+            seg.update(seconds=round(max(0., (saved or 0.) - seg['start']), 1),
+                       interrupted=True)
+    return segments
+
+
+def _write_segments(work_dir: str, segments: list):
+    os.makedirs(work_dir, exist_ok=True)
+    tmp = os.path.join(work_dir, SEGMENTS_FILE + '.tmp')
+    with open(tmp, 'w') as f:
+        json.dump(segments, f, indent=1)
+    os.replace(tmp, os.path.join(work_dir, SEGMENTS_FILE))
 
 
 def fake_views(batch: int, shape=(1, 28, 28), device='cpu') -> Dict:

@@ -225,3 +225,37 @@ def test_ema_update_quick():
     # the Fashion-MNIST DSPNet: 209 parameters + 279 buffers, of which the target runs 128
     assert r['tensors'] == dict(cosine_ema=488, target_cosine_ema=128)
     assert _ratio_ok(r['cosine_ema_over_target']) and r['machine']['device'] == 'cpu'
+
+
+def test_train_counts_every_run_of_a_resumed_work_dir(tmp_path, monkeypatch):
+    """A part killed mid-run and resumed reports the seconds of both runs: the killed one up
+    to its last checkpoint (the iterations after it run, and count, again)."""
+    import subprocess
+    import time
+
+    from dspnet_mm.apis import benchmark
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        ckpt = tmp_path / f'iter_{len(calls)}.pth'
+        ckpt.write_text('weights')
+        (tmp_path / 'last_checkpoint').write_text(str(ckpt))
+        if len(calls) == 1:  # the first run saves a checkpoint 100 s in, then dies
+            os.utime(ckpt, (time.time() + 100, ) * 2)
+            return subprocess.CompletedProcess(cmd, -9, '', 'Killed')
+        return subprocess.CompletedProcess(cmd, 0, '', '')
+
+    monkeypatch.setattr(benchmark.subprocess, 'run', fake_run)
+    with pytest.raises(RuntimeError, match='training failed'):
+        benchmark.train('cfg.py', str(tmp_path), [], resume=True)
+    seconds, ckpt = benchmark.train('cfg.py', str(tmp_path), [], resume=True)
+    assert '--resume' in calls[1] and ckpt.endswith('iter_2.pth')
+    assert 99 < seconds < 102
+    first, second = benchmark.train_segments(str(tmp_path))
+    assert first['interrupted'] and 99 < first['seconds'] < 101
+    assert seconds == first['seconds'] + second['seconds']
+    # without resume the work dir starts afresh: nothing earlier is counted
+    seconds, _ = benchmark.train('cfg.py', str(tmp_path), [], resume=False)
+    assert '--resume' not in calls[2] and seconds < 2
+    assert len(benchmark.train_segments(str(tmp_path))) == 1

@@ -33,7 +33,7 @@ import time
 from mmengine.config import Config
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train
+from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train, train_segments
 from dspnet_mm.apis.evaluation import ImageSet
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
 from dspnet_mm.apis.subnet_evaluation import (EvalSettings, load_baseline, prepare_evaluation,
@@ -84,13 +84,14 @@ def run_part(part, seed, args):
         cfg, options = dspnet_cfg, options + [f'model.sample_seed={seed}']
     else:
         cfg, options = byol_cfg, options + [f"model.backbone.subnet={part.split(':', 1)[1]}"]
-    resumed = os.path.isfile(os.path.join(work, 'last_checkpoint'))
     seconds, ckpt = train(cfg, work, options, device=args.device, resume=True)
+    segments = train_segments(work)  # more than one: resumed, each run's seconds counted
     start = time.perf_counter()
     rows = evaluate_part(part, ckpt, args)
     result = dict(benchmark='fmnist_dspnet_part', recipe=args.recipe, part=part, seed=seed,
                   quick=args.quick, config=os.path.relpath(cfg, REPO), options=options[1:],
-                  train_seconds=round(seconds, 1), resumed=resumed,
+                  train_seconds=round(seconds, 1), resumed=len(segments) > 1,
+                  train_segments=segments,
                   eval_seconds=round(time.perf_counter() - start, 1), checkpoint=ckpt,
                   machine=machine(args.device), rows=rows,
                   finished=time.strftime('%Y-%m-%d %H:%M:%S'))
