@@ -57,6 +57,7 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
     r = fmnist_dspnet.main(['--quick', *dirs])
     assert [row['dn'] for row in r['table']] == ['r18_w1', 'r18_w025']
     assert r['missing'] == [] and r['seeds'] == [0]
+    assert all(row['beyond_noise_knn_top1'] is None for row in r['table'])  # one seed
     for row in r['table']:
         for k in ('dspnet_knn_top1', 'alone_knn_top1', 'dspnet_linear_top1',
                   'alone_linear_top1'):
@@ -84,7 +85,12 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
     assert knn['n'] == 2 and row['alone_knn_top1']['n'] == 1
     assert knn['mean'] == round(sum(knn['values']) / 2, 2)
     assert knn['spread'] == round(max(knn['values']) - min(knn['values']), 2)
-    assert '± ' in (tmp_path / 'out' / 'fmnist_dspnet_quality.md').read_text()
+    md = (tmp_path / 'out' / 'fmnist_dspnet_quality.md').read_text()
+    assert '± ' in md and 'so far: parts are missing' in md
+    # noise known on one side (DSPNet, 2 seeds): each diff is judged against that spread
+    assert row['noise_knn_top1'] == knn['spread']
+    assert row['beyond_noise_knn_top1'] == (abs(row['diff_knn_top1']) > knn['spread'])
+    assert f"{row['dn']}: DSPNet minus one-by-one k-NN {row['diff_knn_top1']:+.2f}" in md
 
     with pytest.raises(UsageError, match="'byol:r18_w05' is not a part"):
         fmnist_dspnet.main(['--quick', '--part', 'byol:r18_w05', *dirs])

@@ -211,7 +211,10 @@ def merge(args):
             if f'dspnet_{m}' in row and f'alone_{m}' in row:
                 a, b = row[f'dspnet_{m}'], row[f'alone_{m}']
                 row[f'diff_{m}'] = round(a['mean'] - b['mean'], 2)
+                # seed noise: the larger seed-to-seed spread of the two (unknown with 1 seed)
                 row[f'noise_{m}'] = max(a['spread'], b['spread'])
+                row[f'beyond_noise_{m}'] = (abs(row[f'diff_{m}']) > row[f'noise_{m}']
+                                            if max(a['n'], b['n']) > 1 else None)
         table.append(row)
     wall = {}
     for s in seeds:
@@ -266,13 +269,15 @@ def write(report, out_dir):
              f"Seeds {report['seeds']}: mean ± half the range over seeds. Floor: "
              f"{f['source']}."]
     for s, w in report['wall_seconds'].items():
+        where = ', '.join(w['devices']) + (', a part was resumed' if w['resumed'] else '')
         lines.append(f"Wall time, seed {s}: DSPNet {w['dspnet']:.0f} s, one-by-one BYOL total "
-                     f"{w['one_by_one_total']:.0f} s, ratio {w['ratio']:.3f} "
-                     f"({', '.join(w['devices'])}{', a part was resumed' if w['resumed'] else ''}).")
+                     f"{w['one_by_one_total']:.0f} s, ratio {w['ratio']:.3f} ({where}).")
+    lines += noise_lines(report['table'])
+    so_far = ' (so far: parts are missing)' if report['missing'] else ''
     for key, text in report['targets'].items():
         met = report['met'][key]
         lines.append(f"- {'not measured yet' if met is None else 'met' if met else 'NOT met'}: "
-                     f'{text}')
+                     f'{text}{so_far if met is not None else ""}')
     if report['missing']:
         lines.append(f"- parts still missing: {', '.join(report['missing'])}")
     for name, part in report['parts'].items():
@@ -281,6 +286,24 @@ def write(report, out_dir):
     write_text(stem + '.md', '\n'.join(lines) + '\n')
     plot(report, stem + '.png')
     print('\n'.join(lines))
+
+
+def noise_lines(table):
+    """Per DN: is DSPNet minus one-by-one larger than the seed-to-seed spread? (A rough
+    test: with 2 seeds a spread estimates the noise only loosely.)"""
+    lines = []
+    for r in table:
+        said = []
+        for m, label in (('knn_top1', 'k-NN'), ('linear_top1', 'linear')):
+            if r.get(f'beyond_noise_{m}') is not None:
+                said.append(f"{label} {r[f'diff_{m}']:+.2f} "
+                            f"({'beyond' if r[f'beyond_noise_{m}'] else 'within'} the seed "
+                            f"spread {r[f'noise_{m}']:.2f})")
+        if said:
+            lines.append(f"- {r['dn']}: DSPNet minus one-by-one " + ', '.join(said))
+    if lines:
+        lines.insert(0, 'Seed spread: the larger max - min over seeds of the two methods.')
+    return lines
 
 
 def plot(report, path):
