@@ -30,7 +30,9 @@ def test_slim_overhead_quick():
 
 def test_train_cost_quick():
     r = train_cost.main(['--quick'])
-    assert set(r['dn_sets']) == {4, 8}
+    assert set(r['dn_sets']) == {4, 5, 8}  # 5: the config's own DNs (the seeds study's)
+    assert r['dn_sets'][5]['sampled_per_iteration'] == ['r18_w1', 'r10_w05', 'r18_w075',
+                                                        'r18_w05']
     for v in r['dn_sets'].values():
         assert len(v['sampled_per_iteration']) == 4
         assert _ratio_ok(v['dspnet_over_one_by_one']) and _ratio_ok(v['dspnet_over_ideal'])

@@ -48,6 +48,10 @@ VARIANTS = {
     's1_b64_w24': schedule(450, 64) + ['model.backbone.stem_channels=24',
                                        'model.backbone.base_channels=24',
                                        'model.neck.in_channels=192'],
+    's1_b64_m0.98': schedule(650, 64) + ['model.base_momentum=0.98'],
+    's1_b64_w32': schedule(320, 64) + ['model.backbone.stem_channels=32',
+                                       'model.backbone.base_channels=32',
+                                       'model.neck.in_channels=256'],
 }
 
 
