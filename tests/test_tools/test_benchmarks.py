@@ -82,6 +82,7 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
     assert m['seeds'] == [0, 1]
     assert m['missing'] == ['seed 1 byol:r18_w1', 'seed 1 byol:r18_w025']
     assert set(m['wall_seconds']) == {'0'}  # seed 1 has no one-by-one total yet
+    assert m['wall_pooled'] is None  # pooled only over two or more complete seeds
     row = m['table'][0]
     knn = row['dspnet_knn_top1']
     assert knn['n'] == 2 and row['alone_knn_top1']['n'] == 1
@@ -93,6 +94,20 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
     assert row['noise_knn_top1'] == knn['spread']
     assert row['beyond_noise_knn_top1'] == (abs(row['diff_knn_top1']) > knn['spread'])
     assert f"{row['dn']}: DSPNet minus one-by-one k-NN {row['diff_knn_top1']:+.2f}" in md
+
+    # seed 1 complete (its one-by-one parts copied from seed 0 with other seconds): each seed
+    # has its ratio, and the pooled ratio sums the seconds of both
+    for name in ('byol_r18_w1', 'byol_r18_w025'):
+        part = json.loads((tmp_path / 'parts' / 'quality' / f'seed0_{name}.json').read_text())
+        part.update(seed=1, train_seconds=part['train_seconds'] * 3)
+        (tmp_path / 'parts' / 'quality' / f'seed1_{name}.json').write_text(json.dumps(part))
+    m = fmnist_dspnet.main(['--quick', '--merge', *dirs])
+    w0, w1, pooled = m['wall_seconds']['0'], m['wall_seconds']['1'], m['wall_pooled']
+    assert w1['one_by_one_total'] == round(w0['one_by_one_total'] * 3, 1)
+    assert pooled['seeds'] == ['0', '1'] and pooled['ratio'] == round(
+        (w0['dspnet'] + w1['dspnet']) / (w0['one_by_one_total'] + w1['one_by_one_total']), 3)
+    assert m['met']['time'] == (max(w0['ratio'], w1['ratio']) <= 0.6)  # judged per seed
+    assert 'seeds 0, 1 pooled' in (tmp_path / 'out' / 'fmnist_dspnet_quality.md').read_text()
 
     with pytest.raises(UsageError, match="'byol:r18_w05' is not a part"):
         fmnist_dspnet.main(['--quick', '--part', 'byol:r18_w05', *dirs])
