@@ -282,8 +282,7 @@ def write(report, out_dir):
     if p:
         lines.append(f"Wall time, seeds {', '.join(p['seeds'])} pooled: DSPNet "
                      f"{p['dspnet']:.0f} s, one-by-one BYOL total {p['one_by_one_total']:.0f} s, "
-                     f"ratio "
-                     f"{p['ratio']:.3f} (the target is judged per seed).")
+                     f"ratio {p['ratio']:.3f} (the target is judged per seed).")
     lines += noise_lines(report['table'])
     so_far = ' (so far: parts are missing)' if report['missing'] else ''
     for key, text in report['targets'].items():
