@@ -126,6 +126,57 @@ def test_fmnist_dspnet_parts_and_merge(tmp_path):
     with pytest.raises(UsageError, match='--recheck needs --part'):
         fmnist_dspnet.main(['--quick', '--recheck', *dirs])
 
+    # --time: every part trains in turn, the order rotated each round; the ratio is DSPNet's
+    # seconds per iteration over the sum of the one-by-one parts', and the merge reports it
+    t = fmnist_dspnet.main(['--quick', '--time', '--rounds', '2', '--iters', '2', '--skip', '1',
+                            *dirs])
+    assert [r['order'] for r in t['rounds']] == [
+        ['dspnet', 'byol:r18_w1', 'byol:r18_w025'], ['byol:r18_w1', 'byol:r18_w025', 'dspnet']]
+    for r in t['rounds']:
+        s = r['seconds_per_iter']
+        assert min(s.values()) > 0
+        assert r['ratio'] == round(s['dspnet'] / (s['byol:r18_w1'] + s['byol:r18_w025']), 4)
+    assert t['ratio']['min'] <= t['ratio']['median'] <= t['ratio']['max']
+    assert t['schedule_iters'] == 6800
+    per_iter = [r['seconds_per_iter']['dspnet'] for r in t['rounds']]  # median of 2: mean
+    assert t['projected_seconds']['dspnet'] == pytest.approx(6800 * sum(per_iter) / 2, abs=0.06)
+    assert not (tmp_path / 'work' / 'quality' / 'timing' / 'dspnet').exists()  # cleaned up
+    # the FLOPs bound by hand: DSPNet trains r18_w1 and the smallest (r10_w05) and 2 of the 3
+    # others against one full-width target; each BYOL part trains its DN against its own
+    from dspnet_mm.apis.benchmark import build_model
+    from dspnet_mm.apis.slim import subnet_summary
+    supernet = build_model(os.path.join(REPO, 'configs', 'dspnet_r18_fmnist_quality.py'))[0]
+    f = {n: subnet_summary(supernet.backbone, n)['flops'] for n in supernet.backbone.subnets}
+    dspnet = f['r18_w1'] + 3 * (f['r18_w1'] + f['r10_w05'] + 2 / 3 * (
+        f['r18_w075'] + f['r18_w05'] + f['r18_w025']))
+    assert t['flops_bound'] == round(dspnet / (4 * sum(f.values())), 3)
+    m = fmnist_dspnet.main(['--quick', '--merge', *dirs])
+    assert m['wall_interleaved']['ratio'] == t['ratio']
+    assert m['met']['time_interleaved'] == (t['ratio']['max'] <= 0.6)
+    assert (f"DSPNet / one-by-one total {t['ratio']['median']:.3f}"
+            in (tmp_path / 'out' / 'fmnist_dspnet_quality.md').read_text())
+    with pytest.raises(UsageError, match='--iters 0 must be a positive'):
+        fmnist_dspnet.main(['--quick', '--time', '--iters', '0', *dirs])
+
+
+def test_iteration_seconds_reads_every_window(tmp_path):
+    """Seconds per iteration from mmengine's scalars: the windows after the warm-up, all of
+    them, or an error."""
+    fmnist_dspnet = load_tool('benchmarks/fmnist_dspnet.py')
+    log = tmp_path / '20261127_000000' / 'vis_data'
+    log.mkdir(parents=True)
+    rows = [dict(iter=i, time=i / 100, loss=1.0) for i in range(10, 70, 10)]
+    (log / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows))
+    # windows ending at 30, 40, 50: iterations 21..50
+    assert fmnist_dspnet.iteration_seconds(tmp_path, 20, 30) == pytest.approx(0.4)
+    assert fmnist_dspnet.iteration_seconds(tmp_path, 0, 60) == pytest.approx(0.35)
+    with pytest.raises(RuntimeError, match='21..80 are not all logged'):
+        fmnist_dspnet.iteration_seconds(tmp_path, 20, 60)
+    rows.pop(3)  # the window ending at 40 is missing
+    (log / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows))
+    with pytest.raises(RuntimeError, match='not all logged'):
+        fmnist_dspnet.iteration_seconds(tmp_path, 20, 30)
+
 
 def test_fmnist_gating_quick(tmp_path):
     fmnist_gating = load_tool('benchmarks/fmnist_gating.py')
@@ -210,6 +261,27 @@ def test_fmnist_recipe_sweep_quick(tmp_path):
     assert 'model.backbone.strides=(2,2,2,2)' in r['variants']['s2_b128']['options']
     with pytest.raises(UsageError, match='unknown variants'):
         fmnist_recipe_sweep.main(['--quick', '--variants', 'nope'])
+
+
+def test_fmnist_recipe_sweep_options_reach_the_dataset_pipeline():
+    """A variant's options change what runs: the dataset's pipeline, not the config's
+    ``train_pipeline`` variable (a copy once the file is read)."""
+    from mmengine.config import Config, DictAction
+    sweep = load_tool('benchmarks/fmnist_recipe_sweep.py')
+
+    def merged(*names):  # as tools/train.py --cfg-options applies them
+        cfg = Config.fromfile(sweep.CFG)
+        cfg.merge_from_dict({k: DictAction._parse_iterable(v) for name in names
+                             for k, v in (o.split('=', 1) for o in sweep.VARIANTS[name])})
+        return cfg
+
+    for name, options in sweep.VARIANTS.items():
+        assert not [o for o in options if o.startswith('train_pipeline')], name
+        merged(name)
+    views = merged('s1_b64_crop0.5', 's1_b64_noblur').train_dataloader.dataset.pipeline[0]
+    assert [v[0].scale for v in views.transforms] == [(0.5, 1.0), (0.5, 1.0)]
+    assert [t.prob for t in views.transforms[0][3:] + views.transforms[1][3:5]] == [0, 0, 0]
+    assert merged('s1_b64').train_dataloader.dataset.pipeline[0].transforms[0][3].prob == 0.5
 
 
 def test_fmnist_floor_quick():

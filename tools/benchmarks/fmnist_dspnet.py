@@ -12,12 +12,15 @@ training set, whole test split as queries):
 Each part writes <parts-dir>/<recipe>/seed<N>_<part>.json as soon as it is done; a part that
 was interrupted resumes from its last checkpoint. ``--merge`` combines every part on disk into
 <out-dir>/fmnist_dspnet_<recipe>.{json,md,png}: mean and spread over seeds per DN and method,
-DSPNet minus one-by-one, the raw-pixel floor, and the wall-time ratio.
+DSPNet minus one-by-one, the raw-pixel floor, and the wall-time ratio. The parts run hours
+apart and the machine's speed drifts, so ``--time`` also measures that ratio in one run: every
+part trains a few hundred iterations in turn, in interleaved rounds (no evaluation).
 
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --part dspnet --seed 0
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --part byol:r18_w05 --seed 1
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --list     # done / missing
     python tools/benchmarks/fmnist_dspnet.py --recheck --part dspnet --seed 0  # reproduces?
+    python tools/benchmarks/fmnist_dspnet.py --recipe quality --time   # wall-time ratio, 1 run
     python tools/benchmarks/fmnist_dspnet.py --recipe quality --merge
     python tools/benchmarks/fmnist_dspnet.py --recipe demo --seeds 0    # every part, then merge
     python tools/benchmarks/fmnist_dspnet.py --quick    # a smoke run: 2 DNs, few iterations
@@ -26,6 +29,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -33,7 +37,8 @@ import time
 from mmengine.config import Config
 
 from dspnet_mm.apis import cli
-from dspnet_mm.apis.benchmark import REPO, machine, resolve_device, train, train_segments
+from dspnet_mm.apis.benchmark import (REPO, build_model, machine, resolve_device, train,
+                                      train_segments)
 from dspnet_mm.apis.evaluation import ImageSet
 from dspnet_mm.apis.report import markdown_table, write_json, write_text
 from dspnet_mm.apis.subnet_evaluation import (EvalSettings, load_baseline, prepare_evaluation,
@@ -50,7 +55,8 @@ QUICK = ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
 METRICS = ('knn_top1', 'linear_top1')
 TARGETS = dict(floor='every DN of DSPNet at least 2 points above raw pixels (k-NN and linear)',
                per_dn='DSPNet within 0.5 points of one-by-one or better (k-NN and linear)',
-               time='DSPNet wall time <= 0.6 of the one-by-one total')
+               time='DSPNet wall time <= 0.6 of the one-by-one total, every seed',
+               time_interleaved='the same, timed interleaved in one run (--time), every round')
 
 
 def config_paths(recipe):
@@ -74,16 +80,20 @@ def settings_for(quick):
     return (EvalSettings(train_subset=500, test_subset=200) if quick else EvalSettings())
 
 
-def run_part(part, seed, args):
-    """Train and evaluate one part; write its JSON; return it."""
+def part_run(part, seed, args):
+    """(config, cfg-options) of one part's training run."""
     dspnet_cfg, byol_cfg = config_paths(args.recipe)
     options = [f'train_dataloader.dataset.data_prefix={args.data}', f'randomness.seed={seed}']
     options += QUICK if args.quick else []
-    work = os.path.join(args.work_dir, args.recipe, f'seed{seed}', part.replace(':', '_'))
     if part == 'dspnet':
-        cfg, options = dspnet_cfg, options + [f'model.sample_seed={seed}']
-    else:
-        cfg, options = byol_cfg, options + [f"model.backbone.subnet={part.split(':', 1)[1]}"]
+        return dspnet_cfg, options + [f'model.sample_seed={seed}']
+    return byol_cfg, options + [f"model.backbone.subnet={part.split(':', 1)[1]}"]
+
+
+def run_part(part, seed, args):
+    """Train and evaluate one part; write its JSON; return it."""
+    cfg, options = part_run(part, seed, args)
+    work = os.path.join(args.work_dir, args.recipe, f'seed{seed}', part.replace(':', '_'))
     seconds, ckpt = train(cfg, work, options, device=args.device, resume=True)
     segments = train_segments(work)  # more than one: resumed, each run's seconds counted
     start = time.perf_counter()
@@ -146,6 +156,93 @@ def recheck(part, seed, args):
         raise SystemExit(f'{path}: does not reproduce ({diffs or "other rows"})')
     print(f'{path}: reproduces')
     return rows
+
+
+def timing_file(parts_dir, recipe):
+    return os.path.join(parts_dir, recipe, 'wall_interleaved.json')
+
+
+def time_parts(args):
+    """Every part's seconds per training iteration, end to end (tools/train.py on the part's
+    own config: data loading in the loader's worker, logging, all of it), measured in
+    ``--rounds`` rounds in which every part trains ``--skip`` + ``--iters`` iterations in turn
+    (the order rotated each round). The parts of the seeds study ran hours apart on a machine
+    whose speed drifts by a third over a day; here the drift hits every part alike. All parts
+    share one schedule length, so DSPNet's seconds per iteration over the sum of the BYOL
+    parts' is the study's wall-time ratio. Writes <parts-dir>/<recipe>/wall_interleaved.json."""
+    parts = all_parts(args.recipe, args.quick)
+    window = 1 if args.quick else 10  # mmengine's mean over the last `window` iterations
+    if args.iters % window or args.skip % window or args.iters <= 0 or args.skip < 0:
+        raise cli.UsageError(f'--iters {args.iters} must be a positive and --skip {args.skip} '
+                             f'a non-negative multiple of {window}')
+    if args.rounds < 1:
+        raise cli.UsageError(f'--rounds must be >= 1, got {args.rounds}')
+    schedule = Config.fromfile(config_paths(args.recipe)[0]).train_cfg.max_iters
+    rounds = []
+    for r in range(args.rounds):
+        order = parts[r % len(parts):] + parts[:r % len(parts)]
+        per_iter = {}
+        for part in order:
+            cfg, options = part_run(part, args.seed, args)
+            work = os.path.join(args.work_dir, args.recipe, 'timing', part.replace(':', '_'))
+            shutil.rmtree(work, ignore_errors=True)
+            end = args.skip + args.iters
+            train(cfg, work, options + [
+                f'train_cfg.max_iters={end}', f'log_processor.window_size={window}',
+                f'default_hooks.logger.interval={window}',
+                f'default_hooks.checkpoint.interval={end}'], device=args.device)
+            per_iter[part] = round(iteration_seconds(work, args.skip, args.iters), 5)
+            shutil.rmtree(work, ignore_errors=True)
+        byol = sum(v for k, v in per_iter.items() if k != 'dspnet')
+        rounds.append(dict(order=order, seconds_per_iter=per_iter,
+                           ratio=round(per_iter['dspnet'] / byol, 4)))
+    median = {p: statistics.median(r['seconds_per_iter'][p] for r in rounds) for p in parts}
+    ratios = [r['ratio'] for r in rounds]
+    result = dict(
+        benchmark='fmnist_dspnet_wall_interleaved', recipe=args.recipe, quick=args.quick,
+        seed=args.seed, rounds=rounds, iters=args.iters, skip=args.skip,
+        ratio=dict(median=round(statistics.median(ratios), 3), min=min(ratios),
+                   max=max(ratios)),
+        schedule_iters=schedule, flops_bound=flops_bound(args.recipe),
+        projected_seconds={p: round(v * schedule, 1) for p, v in median.items()},
+        machine=machine(args.device), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+        command='python tools/benchmarks/fmnist_dspnet.py ' + ' '.join(args.argv))
+    write_json(timing_file(args.parts_dir, args.recipe), result)
+    print(f"DSPNet / one-by-one seconds per iteration, {args.rounds} interleaved rounds: "
+          f"median {result['ratio']['median']:.3f} ({min(ratios):.3f}-{max(ratios):.3f}); "
+          f"FLOPs alone allow {result['flops_bound']:.3f}")
+    return result
+
+
+def flops_bound(recipe):
+    """Backbone FLOPs of a DSPNet iteration over those of one iteration of every one-by-one
+    part: what compute alone allows the wall-time ratio to be. Per view pair, a trained network
+    costs 3 forwards (backward = 2), a target 1; DSPNet trains the largest and the smallest DN
+    and ``num_random`` of the others (each equally likely) against one full-width target, each
+    BYOL part trains its DN against its own target."""
+    model, _ = build_model(config_paths(recipe)[0])
+    flops = {n: subnet_summary(model.backbone, n)['flops'] for n in model.dn_names}
+    largest, smallest, *rest = model.dn_names[:1] + model.dn_names[-1:] + model.dn_names[1:-1]
+    random_share = min(model.sampler.num_random, len(rest)) / len(rest) if rest else 0
+    dspnet = flops[largest] + 3 * (flops[largest] + flops[smallest] +
+                                   random_share * sum(flops[n] for n in rest))
+    return round(dspnet / (4 * sum(flops.values())), 3)
+
+
+def iteration_seconds(work_dir, skip, iters):
+    """Mean seconds of training iterations skip+1 .. skip+iters of the run in ``work_dir``,
+    from mmengine's scalars (each logged ``time`` is the mean over the window since the last
+    log, window = log interval). Every window must be there: a gap is an error, not a guess."""
+    found = glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    if len(found) != 1:
+        raise RuntimeError(f'expected one scalars.json under {work_dir}, found {found}')
+    with open(found[0]) as f:
+        logged = {r['iter']: r['time'] for r in map(json.loads, f) if 'time' in r}
+    marks = sorted(i for i in logged if skip < i <= skip + iters)
+    if not marks or marks != list(range(marks[0], skip + iters + 1, marks[0] - skip)):
+        raise RuntimeError(f'{found[0]}: the iterations {skip + 1}..{skip + iters} are not '
+                           f'all logged (logged at {sorted(logged)})')
+    return statistics.mean(logged[i] for i in marks)
 
 
 def image_sets(config, data, settings):
@@ -232,14 +329,26 @@ def merge(args):
         d, t = (sum(w[k] for w in wall.values()) for k in ('dspnet', 'one_by_one_total'))
         pooled = dict(seeds=sorted(wall), dspnet=round(d, 1), one_by_one_total=round(t, 1),
                       ratio=round(d / t, 3))
+    interleaved = None  # the wall-time ratio measured in one run (see time_parts)
+    if os.path.isfile(timing_file(args.parts_dir, args.recipe)):
+        with open(timing_file(args.parts_dir, args.recipe)) as f:
+            interleaved = json.load(f)
+        if interleaved['quick'] != args.quick:
+            interleaved = None
     diffs = [r.get(f'diff_{m}') for r in table for m in METRICS]
     checks = dict(  # None: not measured yet (parts missing)
         floor=all(r.get(f'dspnet_{m}_minus_floor_min', -1) >= 2 for r in table for m in METRICS),
         per_dn=None if None in diffs else all(d >= -0.5 for d in diffs),
-        time=all(w['ratio'] <= 0.6 for w in wall.values()) if wall else None)
+        time=all(w['ratio'] <= 0.6 for w in wall.values()) if wall else None,
+        time_interleaved=interleaved['ratio']['max'] <= 0.6 if interleaved else None)
     report = dict(benchmark='fmnist_dspnet', recipe=args.recipe, quick=args.quick, seeds=seeds,
                   configs=[os.path.relpath(c, REPO) for c in config_paths(args.recipe)],
                   floor=floor, table=table, wall_seconds=wall, wall_pooled=pooled,
+                  wall_interleaved=interleaved and dict(
+                      ratio=interleaved['ratio'], rounds=len(interleaved['rounds']),
+                      iters=interleaved['iters'], flops_bound=interleaved['flops_bound'],
+                      projected_seconds=interleaved['projected_seconds'],
+                      finished=interleaved['finished']),
                   targets=TARGETS, met=checks,
                   missing=missing, parts={f'seed{s}_{p}': dict(
                       machine=v['machine']['device'], finished=v['finished'],
@@ -283,6 +392,13 @@ def write(report, out_dir):
         lines.append(f"Wall time, seeds {', '.join(p['seeds'])} pooled: DSPNet "
                      f"{p['dspnet']:.0f} s, one-by-one BYOL total {p['one_by_one_total']:.0f} s, "
                      f"ratio {p['ratio']:.3f} (the target is judged per seed).")
+    t = report.get('wall_interleaved')
+    if t:
+        lines.append(f"Wall time timed interleaved in one run ({t['rounds']} rounds of "
+                     f"{t['iters']} iterations of every part, data loading included, "
+                     f"{t['finished'][:10]}): DSPNet / one-by-one total {t['ratio']['median']:.3f}"
+                     f" (rounds {t['ratio']['min']:.3f}-{t['ratio']['max']:.3f}); the "
+                     f"backbone FLOPs of an iteration alone allow {t['flops_bound']:.3f}.")
     lines += noise_lines(report['table'])
     so_far = ' (so far: parts are missing)' if report['missing'] else ''
     for key, text in report['targets'].items():
@@ -352,6 +468,11 @@ def main(argv=None):
     p.add_argument('--list', action='store_true', help='print the parts done and missing')
     p.add_argument('--recheck', action='store_true',
                    help="evaluate --part's checkpoint again and compare with its JSON")
+    p.add_argument('--time', action='store_true',
+                   help='time every part end to end, interleaved in one run (no evaluation)')
+    p.add_argument('--rounds', type=int, default=3, help='rounds of --time')
+    p.add_argument('--iters', type=int, default=100, help='timed iterations per part and round')
+    p.add_argument('--skip', type=int, default=20, help='warm-up iterations not timed')
     p.add_argument('--quick', action='store_true')
     p.add_argument('--device', default='cpu', help="where parts train: 'cpu' or 'cuda'")
     p.add_argument('--out-dir', default=os.path.join(REPO, 'docs', 'results'))
@@ -360,6 +481,7 @@ def main(argv=None):
     p.add_argument('--work-dir', default=os.path.join(REPO, 'work_dirs', 'fmnist_dspnet'))
     p.add_argument('--data', default=os.path.join(REPO, 'data', 'fashion_mnist'))
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     args.device = resolve_device(args.device)
     try:
         seeds = [int(s) for s in args.seeds.split(',')]
@@ -383,6 +505,8 @@ def main(argv=None):
                 done = os.path.isfile(part_file(args.parts_dir, args.recipe, s, part))
                 print(f"seed {s} {part:<16} {'done' if done else 'missing'}")
         return None
+    if args.time:
+        return time_parts(args)
     if args.recheck:
         if not args.part:
             raise cli.UsageError('--recheck needs --part (and --seed)')

@@ -32,8 +32,12 @@ def schedule(iters: int, batch: int, lr: float = 2e-3, warmup: int = None):
 
 
 S2 = ['model.backbone.strides=(2,2,2,2)']  # stages at 14/7/4/2 px instead of 28/14/7/4
-NO_BLUR = ['train_pipeline.0.transforms.0.3.prob=0.0', 'train_pipeline.0.transforms.1.3.prob=0.0',
-           'train_pipeline.0.transforms.1.4.prob=0.0']
+# the dataset's own pipeline: the config's ``train_pipeline`` variable was copied into it when
+# the file was read, so options on ``train_pipeline.*`` would change nothing that runs
+VIEWS = 'train_dataloader.dataset.pipeline.0.transforms'
+NO_BLUR = [  # no blur and no solarisation
+    f'{VIEWS}.0.3.prob=0.0', f'{VIEWS}.1.3.prob=0.0', f'{VIEWS}.1.4.prob=0.0']
+CROP_05 = [f'{VIEWS}.{v}.0.scale=(0.5,1.0)' for v in (0, 1)]  # milder crops than (0.3, 1)
 
 # each about 8-10 minutes of training on 2 idle cores
 VARIANTS = {
@@ -52,6 +56,9 @@ VARIANTS = {
     's1_b64_w32': schedule(320, 64) + ['model.backbone.stem_channels=32',
                                        'model.backbone.base_channels=32',
                                        'model.neck.in_channels=256'],
+    's1_b64_m0.98_lr4e-3': schedule(650, 64, lr=4e-3) + ['model.base_momentum=0.98'],
+    's1_b64_crop0.5': schedule(650, 64) + CROP_05,
+    's1_b64_noblur': schedule(650, 64) + NO_BLUR,
 }
 
 
