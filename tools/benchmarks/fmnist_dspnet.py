@@ -222,7 +222,7 @@ def flops_bound(recipe):
     BYOL part trains its DN against its own target."""
     model, _ = build_model(config_paths(recipe)[0])
     flops = {n: subnet_summary(model.backbone, n)['flops'] for n in model.dn_names}
-    largest, smallest, *rest = model.dn_names[:1] + model.dn_names[-1:] + model.dn_names[1:-1]
+    largest, *rest, smallest = model.dn_names  # ordered by FLOPs, as the sampler has them
     random_share = min(model.sampler.num_random, len(rest)) / len(rest) if rest else 0
     dspnet = flops[largest] + 3 * (flops[largest] + flops[smallest] +
                                    random_share * sum(flops[n] for n in rest))
