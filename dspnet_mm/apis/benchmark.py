@@ -277,17 +277,26 @@ def timed(fn: Callable, device: Optional[torch.device] = None) -> float:
 
 
 def interleaved(fns: Dict[str, Callable], repeats: int, warmup: int = 2,
-                device: Optional[torch.device] = None) -> Dict[str, list]:
+                device: Optional[torch.device] = None,
+                setup: Optional[Dict[str, Callable]] = None) -> Dict[str, list]:
     """Seconds of each callable over ``repeats`` rounds; in every round each callable runs
     once, in the given order, so drifts of a noisy machine hit all of them alike. On a GPU
-    each timing waits for the work it queued."""
+    each timing waits for the work it queued. ``setup[key]``, when given, runs untimed before
+    every call of ``fns[key]`` (e.g. ``zero_grad``: bookkeeping that is not the work timed)."""
+    setup = setup or {}
+
+    def call(k, fn):
+        if k in setup:
+            setup[k]()
+        return timed(fn, device)
+
     for _ in range(warmup):
-        for fn in fns.values():
-            fn()
+        for k, fn in fns.items():
+            call(k, fn)
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            times[k].append(timed(fn, device))
+            times[k].append(call(k, fn))
     return times
 
 

@@ -28,6 +28,20 @@ def test_slim_overhead_quick():
     assert r['machine']['device'] == 'cpu' and r['amp'] is False
 
 
+def test_interleaved_times_the_call_not_its_setup():
+    import time
+
+    from dspnet_mm.apis.benchmark import interleaved
+    calls = []
+    times = interleaved(dict(a=lambda: calls.append('a'), b=lambda: time.sleep(0.02)),
+                        repeats=3, warmup=1,
+                        setup=dict(a=lambda: (calls.append('setup'), time.sleep(0.02))))
+    # the setup runs before every call of its callable (warm-up included), untimed
+    assert calls == ['setup', 'a'] * 4
+    assert len(times['a']) == len(times['b']) == 3
+    assert max(times['a']) < 0.01 <= min(times['b'])
+
+
 def test_train_cost_quick():
     r = train_cost.main(['--quick'])
     assert set(r['dn_sets']) == {4, 5, 8}  # 5: the config's own DNs (the seeds study's)
