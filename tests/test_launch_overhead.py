@@ -38,9 +38,13 @@ def test_dn_inside_supernet_launches_like_a_plain_network(supernet, name):
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules())
     if name == 'r50_w1':  # full width: nothing is sliced, nothing extra in backward either
         assert counts['train']['supernet'] == counts['train']['plain'], counts
-    else:  # at most one slice_backward per sliced dimension of each conv weight
+    else:  # at most one full-size gradient (zero-fill + copy) per sliced conv weight
         assert counts['train']['plain'] < counts['train']['supernet'] <= (
             counts['train']['plain'] + 2 * convs), counts
+        supernet.train()
+        x = torch.randn(2, 3, 32, 32)
+        ops = count_dispatched_ops(lambda: supernet(x)[0].mean().backward(), names=True)[1]
+        assert ops.get('slice_backward', 0) + ops.get('new_zeros', 0) <= convs, ops
 
 
 def test_gated_paths_host_synchronisations():

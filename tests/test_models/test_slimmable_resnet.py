@@ -216,3 +216,42 @@ def test_inference_slice_cache_follows_weight_updates():
     plain = plain_of(net, 'r18_w05')
     with torch.no_grad():
         assert (changed - plain(x)[-1]).abs().max() < 1e-5
+
+
+def test_prefix_is_the_leading_slice_with_one_backward_per_weight():
+    from dspnet_mm.compat import count_dispatched_ops
+    from dspnet_mm.models.slimmable.slimmable_ops import prefix
+    w = torch.randn(8, 6, 3, 3, requires_grad=True)
+    for sizes in [(8, 6), (5, 6), (8, 2), (5, 2), (3, )]:
+        p = prefix(w, *sizes)
+        ref = w[tuple(slice(0, n) for n in sizes)]
+        assert torch.equal(p, ref)
+        g = torch.randn_like(ref)
+        got = torch.autograd.grad(p, w, g)[0]
+        assert torch.equal(got, torch.autograd.grad(ref, w, g)[0])
+    # a weight cut in both channel dimensions: one full-size gradient (slice-of-slice
+    # built two, the first through an intermediate (5, 6, 3, 3) tensor)
+    ops = count_dispatched_ops(lambda: torch.autograd.grad(prefix(w, 5, 2).sum(), w), True)[1]
+    assert ops.get('slice_backward', 0) + ops.get('new_zeros', 0) == 1, ops
+    with pytest.raises(ValueError, match=r'prefix of size \(9, 6\)'):
+        prefix(w, 9, 6)
+
+
+def test_training_gradients_equal_the_slimmed_networks():
+    net = r18()
+    plain = plain_of(net, 'r10_mixed')
+    net.set_subnet('r10_mixed')
+    net.train(), plain.train()
+    x = torch.randn(4, 3, 32, 32)
+    sum(o.sum() for o in net(x)).backward()
+    sum(o.sum() for o in plain(x)).backward()
+    full = dict(net.named_parameters())
+    for name, p in plain.named_parameters():
+        module, _, leaf = name.rpartition('.')
+        private = f'{module}.subnet_bns.r10_mixed.{leaf}'
+        g = full[private if private in full else name].grad
+        region = tuple(slice(0, n) for n in p.shape)
+        assert torch.allclose(g[region], p.grad, atol=1e-4, rtol=1e-4), name
+        rest = g.clone()
+        rest[region] = 0
+        assert not rest.any(), name  # nothing outside the DN's slice
