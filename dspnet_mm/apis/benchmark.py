@@ -176,13 +176,38 @@ def aten_ops(fn: Callable) -> int:
     return launches(fn)['ops']
 
 
+def python_calls(fn: Callable, setup: Optional[Callable] = None) -> int:
+    """Python function calls (interpreted and built-in) of one call of ``fn`` on this thread,
+    after a warm-up call; ``setup`` runs uncounted before each. A GPU whose kernels are short
+    waits for the host between launches, so this is, beside the ATen operators, the other
+    CPU-countable part of launch overhead: deterministic, unlike a timing."""
+    setup = setup or (lambda: None)
+    setup()
+    fn()
+    setup()
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ('call', 'c_call'):
+            count += 1
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(previous)
+    return count
+
+
 def pass_launches(supernet, plain, x) -> dict:
     """ATen operators of one eval forward and one train forward+backward, supernet (at its
     current DN) and plain network, on ``x`` (fp32; the eval count is the steady state, after
-    the supernet has cached its sliced weights)."""
+    the supernet has cached its sliced weights), and the Python calls of the same passes
+    (``zero_grad`` not counted: it is paid once per step, not per DN)."""
     out = {}
     for mode in ('eval', 'train'):
-        counts = {}
+        counts, calls = {}, {}
         for key, net in (('supernet', supernet), ('plain', plain)):
             net.train(mode == 'train')
 
@@ -194,8 +219,14 @@ def pass_launches(supernet, plain, x) -> dict:
                     net.zero_grad(set_to_none=True)
                     net(x)[0].mean().backward()
             counts[key] = aten_ops(run)
+            if mode == 'eval':
+                calls[key] = python_calls(run)
+            else:
+                calls[key] = python_calls(lambda: net(x)[0].mean().backward(),
+                                          setup=lambda: net.zero_grad(set_to_none=True))
         counts['ratio'] = round(counts['supernet'] / counts['plain'], 3)
-        out[mode] = counts
+        calls['ratio'] = round(calls['supernet'] / calls['plain'], 3)
+        out[mode] = dict(counts, python_calls=calls)
     return out
 
 

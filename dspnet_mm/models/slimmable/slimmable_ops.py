@@ -20,18 +20,21 @@ def prefix(t: torch.Tensor, *sizes: int) -> torch.Tensor:
     shrunk dimension is a ``narrow``; several (a conv weight cut in both channel dimensions)
     are a single ``as_strided`` view with ``t``'s strides, so that in training the full-size
     gradient is built once (one zero-fill and one copy on a GPU), not once per shrunk
-    dimension (a ``slice_backward`` each, the first through an intermediate tensor)."""
-    shape = list(t.shape)
-    shrunk = [d for d, n in enumerate(sizes) if n != shape[d]]
-    if not shrunk:
-        return t
-    if any(sizes[d] > shape[d] or sizes[d] < 0 for d in shrunk):
-        raise ValueError(f'cannot take a prefix of size {tuple(sizes)} of a tensor of shape '
-                         f'{tuple(shape)}')
-    if len(shrunk) == 1:
-        return t.narrow(shrunk[0], 0, sizes[shrunk[0]])
-    shape[:len(sizes)] = sizes
-    return t.as_strided(shape, t.stride(), t.storage_offset())
+    dimension (a ``slice_backward`` each, the first through an intermediate tensor).
+    (Plain loops: this runs for every layer of every pass, where a GPU waits on the host.)"""
+    shape = t.shape
+    shrunk = None
+    for d, n in enumerate(sizes):
+        if n != shape[d]:
+            if not 0 <= n <= shape[d]:
+                raise ValueError(f'cannot take a prefix of size {tuple(sizes)} of a tensor of '
+                                 f'shape {tuple(shape)}')
+            if shrunk is not None:  # a second shrunk dimension
+                new_shape = list(shape)
+                new_shape[:len(sizes)] = sizes
+                return t.as_strided(new_shape, t.stride(), t.storage_offset())
+            shrunk = d
+    return t if shrunk is None else t.narrow(shrunk, 0, sizes[shrunk])
 
 
 class SlimmableConv2d(nn.Conv2d):
@@ -43,13 +46,13 @@ class SlimmableConv2d(nn.Conv2d):
         self.active_out_channels: Optional[int] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        in_c = x.size(1)
+        in_c = x.shape[1]
         out_c = self.active_out_channels or self.out_channels
+        if in_c == self.in_channels and out_c == self.out_channels:
+            return compat.conv_forward(self, x, self.weight, self.bias)
         if in_c > self.in_channels:
             raise ValueError(f'{self.__class__.__name__}: input has {in_c} channels, '
                              f'the layer has at most {self.in_channels}')
-        if in_c == self.in_channels and out_c == self.out_channels:
-            return super().forward(x)
         bias = None if self.bias is None else prefix(self.bias, out_c)
         return compat.conv_forward(self, x, self._sliced_weight(out_c, in_c), bias)
 
@@ -57,13 +60,14 @@ class SlimmableConv2d(nn.Conv2d):
         """``weight[:out_c, :in_c]``. Without autograd (inference) the contiguous copy that
         convolution needs is cached per shape until the weight changes (its version counter
         moves on every in-place update, e.g. an optimizer step or ``load_state_dict``)."""
-        if torch.is_grad_enabled() and self.weight.requires_grad:
-            return prefix(self.weight, out_c, in_c)
+        weight = self.weight
+        if weight.requires_grad and torch.is_grad_enabled():
+            return prefix(weight, out_c, in_c)
         cache = self.__dict__.setdefault('_slice_cache', {})
-        stamp = (compat.tensor_version(self.weight), self.weight.data_ptr())
+        stamp = (compat.tensor_version(weight), weight.data_ptr())
         hit = cache.get((out_c, in_c))
         if hit is None or hit[0] != stamp:
-            hit = cache[(out_c, in_c)] = (stamp, self.weight[:out_c, :in_c].contiguous())
+            hit = cache[(out_c, in_c)] = (stamp, weight[:out_c, :in_c].contiguous())
         return hit[1]
 
 
@@ -111,20 +115,20 @@ class SwitchableBatchNorm2d(nn.BatchNorm2d):
         })
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x.size(1)
+        c = x.shape[1]
         if self.active_key is not None:
             bn = self.subnet_bns[self.active_key]
             if c != bn.num_features:
                 raise ValueError(f'BN of subnet {self.active_key!r} has {bn.num_features} '
                                  f'channels, input has {c}')
-            return self._batch_norm(x, bn.running_mean, bn.running_var, bn.weight,
-                                    bn.bias, bn)
+            return batch_norm(x, bn, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                              self.training, self.eps, self.sync)
+        if c == self.num_features:
+            return batch_norm(x, self, self.running_mean, self.running_var, self.weight,
+                              self.bias, self.training, self.eps, self.sync)
         if c > self.num_features:
             raise ValueError(f'SwitchableBatchNorm2d: input has {c} channels, '
                              f'the layer has at most {self.num_features}')
-        return self._batch_norm(x, prefix(self.running_mean, c), prefix(self.running_var, c),
-                                prefix(self.weight, c), prefix(self.bias, c), self)
-
-    def _batch_norm(self, x, running_mean, running_var, weight, bias, owner):
-        return batch_norm(x, owner, running_mean, running_var, weight, bias, self.training,
+        return batch_norm(x, self, prefix(self.running_mean, c), prefix(self.running_var, c),
+                          prefix(self.weight, c), prefix(self.bias, c), self.training,
                           self.eps, self.sync)
