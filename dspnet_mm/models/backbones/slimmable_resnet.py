@@ -120,17 +120,34 @@ class SlimmableResNet(ResNetFamily):
         return _SubnetSwitch(self, previous)
 
     def _activate(self, spec: SubnetSpec, bn_key: Optional[str]):
-        channels = self.channels_of(spec)
-        self.conv1.active_out_channels = channels.stem
-        for i, name in enumerate(self.res_layers):
-            mid, out = channels.stages[i]
-            for block in islice(getattr(self, name), spec.depths[i]):
-                for conv, role in block.convs_by_role():
-                    conv.active_out_channels = mid if role == 'mid' else out
-        for m in self.modules():
-            if isinstance(m, SwitchableBatchNorm2d):
-                m.active_key = bn_key
+        convs, bns = self._activation_plan(spec)
+        # plain attributes written straight into the layers' __dict__: nn.Module.__setattr__
+        # (a dozen Python calls each) would check them against parameters and submodules
+        for conv, channels in convs:
+            conv.__dict__['active_out_channels'] = channels
+        for bn in bns:
+            bn.__dict__['active_key'] = bn_key
         self._active_spec, self._active_key = spec, bn_key
+
+    def _activation_plan(self, spec: SubnetSpec):
+        """((conv, its output channels) for every conv ``spec`` runs, every switchable BN),
+        kept for the last few specs: DSPNet switches DNs several times per step, and walking
+        the modules (a BN per DN in every layer) each time is host time a GPU waits for."""
+        plans = self.__dict__.setdefault('_plans', {})
+        plan = plans.get(spec)
+        if plan is None:
+            channels = self.channels_of(spec)
+            convs = [(self.conv1, channels.stem)]
+            for i, name in enumerate(self.res_layers):
+                mid, out = channels.stages[i]
+                for block in islice(getattr(self, name), spec.depths[i]):
+                    convs += [(conv, mid if role == 'mid' else out)
+                              for conv, role in block.convs_by_role()]
+            bns = [m for m in self.modules() if isinstance(m, SwitchableBatchNorm2d)]
+            if len(plans) >= 32:  # sampled arbitrary specs: keep the cache small
+                plans.clear()
+            plan = plans[spec] = (convs, bns)
+        return plan
 
     @property
     def active_spec(self) -> SubnetSpec:
