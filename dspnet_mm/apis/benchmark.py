@@ -256,11 +256,15 @@ class IdealStep(nn.Module):
 
 
 def step_launches(dspnet, d_optim, data, ideal, i_optim, views) -> dict:
-    """ATen operators of one DSPNet step and of one ideal step (fp32)."""
-    ops = dict(dspnet=aten_ops(lambda: dspnet.train_step(data, d_optim)),
-               ideal=aten_ops(lambda: ideal.step(views, i_optim)))
+    """ATen operators of one DSPNet step and of one ideal step (fp32), and their Python calls
+    (``python_calls``: the host work between launches)."""
+    dspnet_step, ideal_step = (lambda: dspnet.train_step(data, d_optim),
+                               lambda: ideal.step(views, i_optim))
+    ops = dict(dspnet=aten_ops(dspnet_step), ideal=aten_ops(ideal_step))
     ops['ratio'] = round(ops['dspnet'] / ops['ideal'], 3)
-    return ops
+    calls = dict(dspnet=python_calls(dspnet_step), ideal=python_calls(ideal_step))
+    calls['ratio'] = round(calls['dspnet'] / calls['ideal'], 3)
+    return dict(ops, python_calls=calls)
 
 
 def set_gate_density(net, density: float, seed: int = 0):

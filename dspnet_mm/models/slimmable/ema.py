@@ -1,6 +1,6 @@
 """The momentum (EMA) target of DSPNet, updated only where the target reads it."""
 from math import cos, pi
-from typing import Callable
+from typing import Callable, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,19 +41,46 @@ class TargetCosineEMA(CosineEMA):
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
-        src = dict(model.named_parameters())
         if self.steps == 0:  # the first step copies everything, as CosineEMA does
+            src = dict(model.named_parameters())
             for k, p_avg in self.avg_parameters.items():
                 p_avg.data.copy_(src[k].data)
         elif self.steps % self.interval == 0:
             m = self.current_momentum()
-            avg = [self.avg_parameters[k].data for k in self._names]
-            new = [src[k].data.to(a.device) for k, a in zip(self._names, avg)]
+            avg = _read(self._slots('target', self.module, '_parameters', self._names))
+            new = _read(self._slots('source', model, '_parameters', self._names))
+            if avg and new[0].device != avg[0].device:  # the average kept on another device
+                new = [t.to(avg[0].device) for t in new]
             torch._foreach_mul_(avg, m)
             torch._foreach_add_(avg, new, alpha=1 - m)
-        buffers = dict(model.named_buffers())
-        own = dict(self.module.named_buffers())
-        dst = [own[k].data for k in self._buffer_names]
-        torch._foreach_copy_(dst, [buffers[k].data.to(d.device)
-                                   for k, d in zip(self._buffer_names, dst)])
+        dst = _read(self._slots('target', self.module, '_buffers', self._buffer_names))
+        src_buffers = _read(self._slots('source', model, '_buffers', self._buffer_names))
+        if dst and src_buffers[0].device != dst[0].device:
+            src_buffers = [t.to(dst[0].device) for t in src_buffers]
+        torch._foreach_copy_(dst, src_buffers)
         self.steps += 1
+
+    def _slots(self, role: str, model: nn.Module, kind: str,
+               names: List[str]) -> List[Tuple[dict, str]]:
+        """(owning module's ``_parameters`` or ``_buffers`` dict, key) of each name, kept while
+        ``model``'s children are the same objects (DSPNet wraps its backbone and neck in a new
+        ``nn.Sequential`` every step). Read through these dicts, each step sees the tensors the
+        modules hold now (``.to()`` replaces buffers) without walking every module: the
+        supernet has a BN per DN in every layer, and on a GPU that walk is host time the
+        kernels wait for."""
+        cache = self.__dict__.setdefault('_slot_cache', {})
+        owners = list(model.children()) or [model]
+        key = (role, kind)
+        hit = cache.get(key)
+        if hit is None or len(hit[0]) != len(owners) or any(
+                a is not b for a, b in zip(hit[0], owners)):
+            slots = []
+            for name in names:
+                path, _, leaf = name.rpartition('.')
+                slots.append((getattr(model.get_submodule(path), kind), leaf))
+            hit = cache[key] = (owners, slots)
+        return hit[1]
+
+
+def _read(slots: List[Tuple[dict, str]]) -> List[torch.Tensor]:
+    return [owner[leaf] for owner, leaf in slots]
