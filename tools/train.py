@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 import dspnet_mm  # noqa: F401  (registers our modules and the checkpoint allow-list)
 from dspnet_mm.apis import cli
+from dspnet_mm.engine.optimizers import bf16_unsupported_message
 from dspnet_mm.apis.train_config import (ConfigOverrideError, check_train_inputs,
                                          load_train_config, remove_stale_checkpoint_temporaries)
 
@@ -33,7 +34,9 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the work '
                         'dir when no path is given')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with loss scaling on a GPU, bf16 on a CPU '
+                        'with bf16 instructions (an error on one without)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate linearly with the total batch size '
                         '(GPUs x train_dataloader.batch_size) against the config\'s '
@@ -64,8 +67,7 @@ def build_config(args) -> Config:
                                       'auto_scale_lr.base_batch_size to scale from')
         cfg.auto_scale_lr.enable = True
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -74,6 +76,24 @@ def build_config(args) -> Config:
                                  'file, or --resume alone for the latest one in the work dir')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
+
+
+def set_amp(cfg: Config) -> None:
+    """``--amp``: mmengine's ``AmpOptimWrapper`` (fp16 with loss scaling) on a GPU; bf16
+    autocast (``CPUAmpOptimWrapper``) on a CPU, which must have bf16 instructions."""
+    wrapper = cfg.optim_wrapper
+    ours = {k: wrapper.pop(k) for k in ('dtype', 'channels_last', 'on_unsupported')
+            if k in wrapper}
+    if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    problem = bf16_unsupported_message('--amp')
+    if problem:
+        raise cli.UsageError(problem)
+    wrapper.type = 'CPUAmpOptimWrapper'
+    wrapper.update(dtype='bfloat16', on_unsupported='error',
+                   channels_last=ours.get('channels_last', True))
 
 
 def prepare_cpu_distributed(cfg):
