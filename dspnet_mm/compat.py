@@ -6,6 +6,8 @@ loudly and by name, instead of somewhere deep in training.
 """
 import contextlib
 import logging
+import re
+from collections import Counter
 from typing import Dict, List
 
 import torch
@@ -55,6 +57,13 @@ def tensor_version(t: torch.Tensor) -> int:
     return t._version
 
 
+def infinite_dataloader_iterator(dataloader):
+    """``mmengine.runner.loops._InfiniteDataloaderIterator`` (mmengine 0.10.7): restarts the
+    dataloader (``set_epoch`` + 1) when it is exhausted, as ``IterBasedTrainLoop`` uses it."""
+    from mmengine.runner.loops import _InfiniteDataloaderIterator
+    return _InfiniteDataloaderIterator(dataloader)
+
+
 class _DropMessages(logging.Filter):
 
     def __init__(self, prefixes):
@@ -81,6 +90,69 @@ def quiet_log(*prefixes: str):
         yield
     finally:
         logger.removeFilter(drop)
+
+
+class ConsoleSummary(logging.Filter):
+    """A filter for the console handler of an mmengine logger (the log file keeps everything):
+    the per-parameter lines of mmengine 0.10.7's ``DefaultOptimWrapperConstructor`` are counted
+    instead of shown (:meth:`flush` gives one line per kind), and the environment, config and
+    hook-order dumps of ``Runner.__init__`` are left to the log file. Other records, warnings
+    included, pass."""
+    FROZEN = re.compile(r'^(\S+) is skipped since its requires_grad=False$')
+    PARAMWISE = re.compile(r'^paramwise_options -- (\S+):(\w+)=(.*)$')
+    DUMPS = ('\n' + '-' * 60, 'Config:\n', 'Hooks will be executed in the following order')
+
+    def __init__(self):
+        super().__init__()
+        self.frozen: Counter = Counter()  # top-level module -> tensors
+        self.paramwise: Dict[tuple, set] = {}  # (key, value) -> tensor names
+        self.dropped_dumps = 0
+
+    def filter(self, record) -> bool:
+        msg = str(record.getMessage())
+        frozen = self.FROZEN.match(msg)
+        if frozen:
+            self.frozen[frozen.group(1).split('.')[0]] += 1
+            return False
+        option = self.PARAMWISE.match(msg)
+        if option:
+            name, key, value = option.groups()
+            self.paramwise.setdefault((key, value), set()).add(name)
+            return False
+        if msg.startswith(self.DUMPS):
+            self.dropped_dumps += 1
+            return False
+        return True
+
+    def flush(self) -> List[str]:
+        """One line per kind of the counted records since the last flush."""
+        lines = []
+        for module, n in sorted(self.frozen.items()):
+            lines.append(f'EMA target: {n} tensors not optimised (as intended)'
+                         if module.startswith('target') else
+                         f'{module}: {n} tensors not optimised (requires_grad=False)')
+        for (key, value), names in sorted(self.paramwise.items()):
+            what = ' '.join(key.split('_'))
+            try:
+                value = f'{float(value):g}'
+            except ValueError:
+                pass
+            norm_bias = sum(n.endswith('.bias') or any(p in n for p in ('bn', 'norm', 'ln'))
+                            for n in names)
+            kind = 'norm/bias ' if norm_bias == len(names) else ''
+            lines.append(f'{what} {value} on {len(names)} {kind}tensors (paramwise_cfg)')
+        self.frozen, self.paramwise = Counter(), {}
+        return lines
+
+
+def summarise_console(logger: logging.Logger) -> ConsoleSummary:
+    """Put a :class:`ConsoleSummary` on ``logger``'s console handlers (not its files)."""
+    summary = ConsoleSummary()
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler):
+            handler.addFilter(summary)
+    return summary
 
 
 def count_dispatched_ops(fn, names: bool = False):

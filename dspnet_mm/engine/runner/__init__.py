@@ -1,1 +1,2 @@
-from .loops import ReproducibleIterBasedTrainLoop
+from .loops import ReproducibleEpochBasedTrainLoop, ReproducibleIterBasedTrainLoop
+from .runner import QuietRunner
