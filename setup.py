@@ -29,7 +29,11 @@ setup(
         'setuptools>=77,<82',        # mmcv/mmengine import pkg_resources (removed in 82)
     ],
     extras_require={
-        'tests': ['pytest', 'pytest-timeout'],
+        # tools/pick.py --runtime onnxruntime / --export-onnx (torch's ONNX exporter needs
+        # onnxscript); in tests too, so CI covers the round trip
+        'deploy': ['onnx>=1.17', 'onnxscript>=0.5', 'onnxruntime>=1.20'],
+        'tests': ['pytest', 'pytest-timeout', 'onnx>=1.17', 'onnxscript>=0.5',
+                  'onnxruntime>=1.20'],
         'umap': ['umap-learn'],
     },
 )

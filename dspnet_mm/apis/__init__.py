@@ -15,3 +15,6 @@ from .transfer import (SlimmableResNetTrunk, SubnetResLayer, check_pretrained,  
 
 __all__ += ['SlimmableResNetTrunk', 'SubnetResLayer', 'check_pretrained',
             'subnet_stage_channels', 'with_subnet_channels']
+from .deploy import PickSettings, choose, pareto_front, pick  # noqa: E402
+
+__all__ += ['PickSettings', 'choose', 'pareto_front', 'pick']

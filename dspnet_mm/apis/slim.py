@@ -68,18 +68,29 @@ def list_subnets(path: str, config: Optional[str] = None, input_size=None) -> Li
 
 
 def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str] = None,
-         force: bool = False, input_size=None) -> dict:
+         force: bool = False, input_size=None, extra_meta: Optional[dict] = None) -> dict:
     """Extract desired network ``subnet`` from checkpoint ``path`` into a plain checkpoint.
 
     Returns ``dict(state_dict=..., meta=...)``; ``meta`` records the spec, FLOPs, params, the
     per-stage output channels, the stock ResNet arguments (if any) and ``backbone``: a config
-    that works downstream as is (all four stages out, plain BN, ``init_cfg`` loading ``out``).
+    that works downstream as is (all four stages out, plain BN, ``init_cfg`` loading ``out``),
+    and ``extra_meta`` (e.g. the latency ``tools/pick.py`` measured).
     Written atomically to ``out`` when given (an existing file is refused unless ``force``)."""
     if out is not None and os.path.exists(out) and not force:
         raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
     supernet, _ = load_supernet(path, config)
     if not supernet.subnets and subnet is not None:
         raise CheckpointError(f'{path!r} defines no named desired networks')
+    return slim_supernet(supernet, subnet, path, out, force, input_size, extra_meta)
+
+
+def slim_supernet(supernet: SlimmableResNet, subnet, source: str, out: Optional[str] = None,
+                  force: bool = False, input_size=None,
+                  extra_meta: Optional[dict] = None) -> dict:
+    """:func:`slim` of a supernet already in memory (e.g. one whose shared BN was
+    re-calibrated for ``subnet``, a spec); ``source`` is the checkpoint it came from."""
+    if out is not None and os.path.exists(out) and not force:
+        raise FileExistsError(f'output {out!r} exists; pass --force to overwrite it')
     network = supernet.export(subnet)
     state_dict = network.state_dict()
     # downstream, not pretraining, settings: an FPN reads all four stages; SyncBN needs a
@@ -90,10 +101,10 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
         backbone['init_cfg'] = dict(type='Pretrained', checkpoint=os.path.abspath(out))
     # the per-stage output channels: what FPN / decode-head / RoI in_channels must be
     stage_channels = list(network.stage_channels)
-    meta = dict(subnet=subnet, source=os.path.abspath(path), backbone=backbone,
+    meta = dict(subnet=subnet, source=os.path.abspath(source), backbone=backbone,
                 stage_channels=stage_channels,
                 stock_resnet=stock_resnet_kwargs(supernet, subnet),
-                **subnet_summary(supernet, subnet, input_size))
+                **subnet_summary(supernet, subnet, input_size), **(extra_meta or {}))
     result = dict(state_dict=state_dict, meta=meta)
     if out is not None:
         save_atomically(result, out)
@@ -101,7 +112,8 @@ def slim(path: str, subnet: str, out: Optional[str] = None, config: Optional[str
 
 
 def export_branch(path: str, branch: str, out: Optional[str] = None,
-                  config: Optional[str] = None, force: bool = False) -> dict:
+                  config: Optional[str] = None, force: bool = False,
+                  extra_meta: Optional[dict] = None) -> dict:
     """One branch of a dynamic-gating checkpoint (a ``GatedResNet`` backbone) as a checkpoint
     for downstream models.
 
@@ -111,7 +123,8 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
     - ``'gated'``: the gated network for gated inference downstream: the whole backbone (gates
       and both BN sets), read by ``GatedResNet(..., gated=True)`` (``meta.backbone``).
 
-    Returns ``dict(state_dict=..., meta=...)``, written atomically to ``out`` when given."""
+    Returns ``dict(state_dict=..., meta=...)`` (``meta`` ends with ``extra_meta``), written
+    atomically to ``out`` when given."""
     if branch not in BRANCHES:
         raise ValueError(f'branch {branch!r} is not one of {BRANCHES}')
     if out is not None and os.path.exists(out) and not force:
@@ -128,7 +141,8 @@ def export_branch(path: str, branch: str, out: Optional[str] = None,
                 stock_resnet=stock, stage_channels=list(net.stage_channels),
                 params=sum(v.numel() for k, v in state_dict.items()
                            if not k.endswith(('running_mean', 'running_var',
-                                              'num_batches_tracked'))))
+                                              'num_batches_tracked'))),
+                **(extra_meta or {}))
     result = dict(state_dict=state_dict, meta=meta)
     if out is not None:
         save_atomically(result, out)
