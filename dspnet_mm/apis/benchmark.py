@@ -97,9 +97,28 @@ def fake_views(batch: int, shape=(1, 28, 28), device='cpu') -> Dict:
                 data_samples=[SelfSupDataSample() for _ in range(batch)])
 
 
-def build_model(cfg_path: str, device='cpu', **model_overrides):
+# the training precisions the step benchmarks compare: fp32, bf16 autocast, and bf16 with the
+# model in channels-last memory format (CPU: ``CPUAmpOptimWrapper``; CUDA: autocast around
+# the step, as ``AmpOptimWrapper`` does)
+PRECISIONS = ('fp32', 'bf16', 'bf16_cl')
+
+
+def precision_optim_wrapper(optim_wrapper: dict, precision: str) -> dict:
+    """A config's ``optim_wrapper`` set to train in ``precision`` on a CPU."""
+    cfg = {k: v for k, v in optim_wrapper.items()
+           if k not in ('dtype', 'channels_last', 'on_unsupported')}
+    if precision == 'fp32':
+        if cfg.get('type') == 'CPUAmpOptimWrapper':
+            cfg['type'] = 'OptimWrapper'
+        return cfg
+    return dict(cfg, type='CPUAmpOptimWrapper', dtype='bfloat16', on_unsupported='error',
+                channels_last=precision == 'bf16_cl')
+
+
+def build_model(cfg_path: str, device='cpu', precision: str = 'fp32', **model_overrides):
     """(model in train mode on ``device``, optimizer wrapper) of a pretraining config; dict
-    overrides are merged into ``model.<key>``."""
+    overrides are merged into ``model.<key>``. On a CPU the wrapper trains in ``precision``
+    (one of ``PRECISIONS``); elsewhere it is the config's, without autocast."""
     from mmengine.config import Config
     from mmengine.logging import MessageHub
     from mmengine.optim import build_optim_wrapper
@@ -111,7 +130,8 @@ def build_model(cfg_path: str, device='cpu', **model_overrides):
         cfg.model[k] = v if not isinstance(v, dict) else {**cfg.model.get(k, {}), **v}
     with DefaultScope.overwrite_default_scope('mmselfsup'):
         model = MODELS.build(cfg.model).to(device)
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+        optim = build_optim_wrapper(model, precision_optim_wrapper(
+            cfg.optim_wrapper, precision if torch.device(device).type == 'cpu' else 'fp32'))
     model.train()
     return model, optim
 
@@ -133,15 +153,42 @@ def parse_step_arguments(parser, argv, batch: int, repeats: int = 5):
     parser.add_argument('--quick', action='store_true', help='batch 8, 2 repeats')
     parser.add_argument('--batch', type=int, default=batch)
     parser.add_argument('--repeats', type=int, default=repeats)
+    parser.add_argument('--precisions', default=None,
+                        help=f'comma-separated, timed side by side: {", ".join(PRECISIONS)} '
+                        '(default fp32; bf16 with --amp)')
     add_device_arguments(parser)
     args = parser.parse_args(argv)
     for name in ('batch', 'repeats'):
         positive(f'--{name}', getattr(args, name), allow_none=False)
     device = resolve_device(args.device)
+    args.precisions = parse_precisions(args.precisions, args.amp, device)
     if args.quick:
         args.batch, args.repeats = 8, 2
     torch.manual_seed(0)
     return args, device
+
+
+def parse_precisions(text: Optional[str], amp: bool, device: torch.device) -> list:
+    """``--precisions`` as a list, checked: known names, no repeats, channels-last on the
+    CPU only, bf16 only where the CPU has bf16 instructions."""
+    from dspnet_mm.engine.optimizers import bf16_unsupported_message
+
+    from .cli import UsageError
+    if text is None:
+        return ['bf16' if amp else 'fp32']
+    names = [t.strip() for t in text.split(',')]
+    for name in names:
+        if name not in PRECISIONS:
+            raise UsageError(f'--precisions: {name!r} is not one of {", ".join(PRECISIONS)}')
+    if len(set(names)) != len(names):
+        raise UsageError(f'--precisions {text!r} names one precision twice')
+    if device.type != 'cpu' and 'bf16_cl' in names:
+        raise UsageError('--precisions bf16_cl: channels-last training is a CPU option; on '
+                         f'{device.type} use fp32,bf16')
+    problem = bf16_unsupported_message('--precisions bf16') if device.type == 'cpu' else None
+    if problem and any(n != 'fp32' for n in names):
+        raise UsageError(problem)
+    return names
 
 
 def resolve_device(name: str) -> torch.device:
@@ -244,14 +291,15 @@ class IdealStep(nn.Module):
         self.target = copy.deepcopy(dspnet.target_net.module)
 
     def step(self, views, optim):
-        with torch.no_grad():
-            t1, t2 = self.target(views[0])[0], self.target(views[1])[0]
-        loss = 0
-        for n, net in self.nets.items():
-            head, neck = self.heads[n], self.necks[n]
-            p1 = head.predictor(neck(net(views[0])))[0]
-            p2 = head.predictor(neck(net(views[1])))[0]
-            loss = loss + 2 * (head.loss(p1, t2) + head.loss(p2, t1))
+        with optim.optim_context(self):  # as a model's train_step (autocast on a CPU in bf16)
+            with torch.no_grad():
+                t1, t2 = self.target(views[0])[0], self.target(views[1])[0]
+            loss = 0
+            for n, net in self.nets.items():
+                head, neck = self.heads[n], self.necks[n]
+                p1 = head.predictor(neck(net(views[0])))[0]
+                p2 = head.predictor(neck(net(views[1])))[0]
+                loss = loss + 2 * (head.loss(p1, t2) + head.loss(p2, t1))
         optim.update_params(loss)
 
 

@@ -16,12 +16,13 @@ from mmcls.models import ResNet as MMClsResNet
 from mmengine.config import Config
 
 from conftest import REPO
+from dspnet_mm.engine.optimizers.cpu_amp import cpu_bf16_features
 from dspnet_mm.testing import write_fake_data
 
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*.py')))
 
 
-def train_two_iterations(name, tmp_path):
+def train_two_iterations(name, tmp_path, *flags):
     cfg = Config.fromfile(os.path.join(REPO, 'configs', name))
     data = write_fake_data(cfg.train_dataloader.dataset, str(tmp_path / 'data'), num_images=4)
     length = ('train_cfg.max_epochs=1' if 'max_epochs' in cfg.train_cfg
@@ -33,18 +34,28 @@ def train_two_iterations(name, tmp_path):
     work_dir = str(tmp_path / 'work')
     out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'train.py'),
                           os.path.join(REPO, 'configs', name), '--work-dir', work_dir,
-                          '--cfg-options', *options],
+                          *flags, '--cfg-options', *options],
                          capture_output=True, text=True, timeout=900, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-4000:]
     (scalars, ) = glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(scalars) as f:
         records = [json.loads(line) for line in f if 'loss' in line]
-    return cfg, work_dir, records
+    return cfg, work_dir, records, out.stdout + out.stderr
+
+
+def cpu_config(name):
+    """The CPU configs train in bf16 by default where the CPU has it: the suite runs them
+    with --amp (the strict form: an error, not fp32, on a CPU without bf16)."""
+    return Config.fromfile(os.path.join(REPO, 'configs', name)).optim_wrapper.type == \
+        'CPUAmpOptimWrapper'
 
 
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_trains_on_its_own_file_format(name, tmp_path):
-    cfg, work_dir, records = train_two_iterations(name, tmp_path)
+    amp = (cpu_config(name) and not torch.cuda.is_available()
+           and bool(cpu_bf16_features()))
+    cfg, work_dir, records, log = train_two_iterations(name, tmp_path, *(['--amp'] * amp))
+    assert ('bf16 autocast on the CPU' in log) == amp, log[-3000:]
     assert [r['iter'] for r in records] == [1, 2]
     assert all(math.isfinite(r['loss']) for r in records)
     if cfg.model.type == 'DSPNet':  # every sampled DN logged its own loss

@@ -9,6 +9,7 @@ import contextlib
 from typing import Optional
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
@@ -68,9 +69,11 @@ class CPUAmpOptimWrapper(OptimWrapper):
         if problem and on_unsupported == 'error':
             raise RuntimeError(problem)
         if problem:
-            from mmengine.logging import print_log
-            print_log(problem.split(';')[0] + ': training in fp32', logger='current')
             self.cast_dtype = None
+            print_log(problem.split(';')[0] + ': training in fp32', logger='current')
+        elif self.cast_dtype is not None:
+            print_log(f'bf16 autocast on the CPU ({", ".join(cpu_bf16_features())})'
+                      + (', channels-last model' if channels_last else ''), logger='current')
         self._converted = set()
 
     @contextlib.contextmanager
