@@ -216,6 +216,12 @@ class ImageSet:
             labels = torch.stack([it['data_samples'].gt_label.label for it in items]).flatten()
             yield (images - self.mean) / self.std, labels
 
+    def labels(self) -> torch.Tensor:
+        """The labels (N,) of every image, without decoding the images."""
+        if hasattr(self.dataset, 'get_gt_labels'):
+            return torch.as_tensor(self.dataset.get_gt_labels()).long().flatten()
+        return torch.cat([y for _, y in self.batches(1024)])
+
     def tensors(self, batch_size=1024):
         images, labels = zip(*self.batches(batch_size))
         return torch.cat(images), torch.cat(labels)

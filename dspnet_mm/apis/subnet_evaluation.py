@@ -6,8 +6,15 @@ L-BFGS softmax regression, L2 chosen on 10 % of the training set; its train top-
 and params, optionally fine-tuning top-1 with a fraction of the labels. Raw pixels under the
 same protocol (the floor) are a row of their own. Everything is checked in
 :func:`prepare_evaluation`, before the first feature is extracted.
+
+Where labels are scarce (``labels``, e.g. 1 % and 10 %): the k-NN bank is reduced to a
+class-balanced subset of the training labels and the converged probe is fitted on that subset
+only; ``label_draws`` subsets (5) are drawn once and serve every row, the floor included;
+each column is the mean over the draws, with its standard deviation (``_std``) and the
+values of every draw (``_draws``).
 """
 import os
+import statistics
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -19,7 +26,7 @@ from .backbone import load_backbone
 from .checkpoint import CheckpointError
 from .cli import UsageError
 from .evaluation import (ImageSet, balanced_subset, extract_features, finetune_top1, knn_top1,
-                         linear_probe, linear_probe_top1, raw_pixels)
+                         linear_probe, linear_probe_top1, raw_pixels)  # noqa: F401
 from .report import markdown_table, write_json, write_text
 from .slim import load_supernet, network_summary, subnet_summary
 
@@ -38,10 +45,13 @@ class EvalSettings:
     random_init: bool = False
     train_subset: Optional[int] = None
     test_subset: Optional[int] = None
+    labels: Sequence[float] = ()
+    label_draws: int = 5
+    metric: str = 'knn_top1'
 
     def validate(self):
         for name in ('k', 'linear_epochs', 'batch_size', 'semi_epochs', 'train_subset',
-                     'test_subset'):
+                     'test_subset', 'label_draws'):
             value = getattr(self, name)
             if value is None and name.endswith('subset'):
                 continue
@@ -53,16 +63,54 @@ class EvalSettings:
         for f in self.semi:
             if not 0 < f <= 1:
                 raise UsageError(f'--semi fraction {f!r} is outside (0, 1]')
+        for f in self.labels:
+            if not 0 < f <= 1:
+                raise UsageError(f'--labels fraction {f!r} is outside (0, 1]')
+        if self.metric not in self.columns():
+            raise UsageError(f'--metric {self.metric!r} is not a column of this evaluation; '
+                             f"its columns: {', '.join(self.columns())}")
+
+    def columns(self) -> List[str]:
+        """The accuracy columns every row of this evaluation has (``--metric`` picks one)."""
+        cols = ['knn_top1', 'linear_top1']
+        if self.probe == 'lbfgs':
+            cols.append('linear_train_top1')
+        if self.random_init:
+            cols.append('knn_top1_random_init')
+        cols += [f'semi_{f:g}_top1' for f in self.semi]
+        cols += [label_column(m, f) for f in self.labels for m in ('knn_top1', 'linear_top1')]
+        return cols
 
 
-def parse_fractions(text: Optional[str]) -> List[float]:
+def label_column(metric: str, fraction: float) -> str:
+    """``label_column('knn_top1', 0.01)`` -> ``'knn_top1_labels0.01'``."""
+    return f'{metric}_labels{fraction:g}'
+
+
+def label_draws(labels: torch.Tensor, fraction: float, draws: int = 5,
+                seed: int = 0) -> List[torch.Tensor]:
+    """``draws`` class-balanced subsets of the training set, each holding ``fraction`` of
+    every class (at least one image; see :func:`balanced_subset`), as sorted indices; draw
+    ``i`` is seeded with ``seed + i``. A fraction that keeps less than one image of some
+    class is refused."""
+    counts = labels.bincount()
+    present = counts[counts > 0]
+    smallest = int(present.min())
+    if fraction * smallest < 1 - 1e-9:
+        raise UsageError(f'--labels {fraction:g} keeps less than one image per class: the '
+                         f'smallest class has {smallest} training images; give at least '
+                         f'{1 / smallest:.3g}')
+    return [balanced_subset(labels, fraction, seed=seed + i) for i in range(draws)]
+
+
+def parse_fractions(text: Optional[str], flag: str = '--semi') -> List[float]:
     """``'0.01,0.1'`` -> ``[0.01, 0.1]``."""
     if not text:
         return []
     try:
         return [float(f) for f in text.split(',')]
     except ValueError:
-        raise UsageError(f'--semi {text!r} must be comma-separated fractions in (0, 1], '
+        raise UsageError(f'{flag} {text!r} must be comma-separated fractions in (0, 1], '
                          'e.g. 0.01,0.1') from None
 
 
@@ -100,6 +148,7 @@ class Evaluation:
     test: ImageSet
     settings: EvalSettings
     baselines: Dict[str, tuple] = field(default_factory=dict)  # name -> (net, summary, path)
+    draws: Dict[float, List[torch.Tensor]] = field(default_factory=dict)  # fraction -> subsets
 
 
 def prepare_evaluation(checkpoint: str, config: str, subnets: Optional[Sequence[str]] = None,
@@ -129,16 +178,22 @@ def prepare_evaluation(checkpoint: str, config: str, subnets: Optional[Sequence[
     if settings.k > len(train):
         raise UsageError(f'--k {settings.k} exceeds the {len(train)} training images of the '
                          'k-NN bank; give --k <= the number of training images')
-    return Evaluation(supernet, names, train, test, settings, loaded)
+    draws = {}
+    if settings.labels:
+        labels = train.labels()
+        draws = {f: label_draws(labels, f, settings.label_draws) for f in settings.labels}
+    return Evaluation(supernet, names, train, test, settings, loaded, draws)
 
 
 def _scores(net, ev: Evaluation, progress) -> dict:
-    return score_network(net, ev.train, ev.test, ev.settings, progress)
+    return score_network(net, ev.train, ev.test, ev.settings, progress, ev.draws)
 
 
 def score_network(net, train: ImageSet, test: ImageSet, s: EvalSettings,
-                  progress: Optional[Callable[[int], None]] = None) -> dict:
-    """k-NN and linear-probe top-1 of one frozen network (``None``: raw pixels, the floor)."""
+                  progress: Optional[Callable[[int], None]] = None,
+                  draws: Optional[Mapping[float, List[torch.Tensor]]] = None) -> dict:
+    """k-NN and linear-probe top-1 of one frozen network (``None``: raw pixels, the floor),
+    and with ``draws`` the same where labels are scarce (:func:`low_label_scores`)."""
     if net is None:  # the floor: raw pixels
         ftr, ltr = raw_pixels(train.batches(s.batch_size))
         fte, lte = raw_pixels(test.batches(s.batch_size))
@@ -152,6 +207,30 @@ def score_network(net, train: ImageSet, test: ImageSet, s: EvalSettings,
         probe = linear_probe(ftr, ltr, fte, lte)
         out.update(linear_top1=probe['top1'], linear_train_top1=probe['train_top1'],
                    linear_l2=probe['l2'])
+    if draws:
+        out.update(low_label_scores(ftr, ltr, fte, lte, draws, s.k))
+    return out
+
+
+def low_label_scores(train_feats, train_labels, test_feats, test_labels,
+                     draws: Mapping[float, List[torch.Tensor]], k: int = 20) -> dict:
+    """k-NN top-1 with the bank reduced to each labelled subset, and the converged probe
+    fitted on that subset only, both on the whole test set: per fraction the mean over the
+    draws (``knn_top1_labels0.01``), its standard deviation (``..._std``, 0 for one draw)
+    and every draw's value (``..._draws``)."""
+    out = {}
+    for fraction, subsets in draws.items():
+        per_metric = {'knn_top1': [], 'linear_top1': []}
+        for idx in subsets:
+            xs, ys = train_feats[idx], train_labels[idx]
+            per_metric['knn_top1'].append(knn_top1(xs, ys, test_feats, test_labels, k=k))
+            per_metric['linear_top1'].append(linear_probe(xs, ys, test_feats,
+                                                          test_labels)['top1'])
+        for metric, values in per_metric.items():
+            col = label_column(metric, fraction)
+            out[col] = statistics.fmean(values)
+            out[col + '_std'] = statistics.stdev(values) if len(values) > 1 else 0.
+            out[col + '_draws'] = values
     return out
 
 
@@ -180,7 +259,7 @@ def evaluate_subnets(ev: Evaluation, out_dir: Optional[str] = None,
     rows.append(dict(name='raw pixels', method='floor', spec=None, flops=0, params=0,
                      **_scores(None, ev, None)))
     if out_dir:
-        write_results(rows, out_dir)
+        write_results(rows, out_dir, ev.settings.metric)
     if ev.settings.semi:
         xtr, ytr = ev.train.tensors()
         for row in rows:
@@ -194,13 +273,26 @@ def evaluate_subnets(ev: Evaluation, out_dir: Optional[str] = None,
                     net, xtr[idx], ytr[idx], ev.test.batches(ev.settings.batch_size),
                     epochs=ev.settings.semi_epochs)
         if out_dir:
-            write_results(rows, out_dir)
+            write_results(rows, out_dir, ev.settings.metric)
     return rows
+
+
+def _is_label_column(key: str) -> bool:
+    return '_labels' in key and not key.endswith(('_std', '_draws'))
+
+
+def _cell(row: dict, key: str) -> str:
+    if key not in row:
+        return ''
+    if _is_label_column(key):  # mean +- standard deviation over the draws
+        return f"{row[key]:.2f} ± {row[key + '_std']:.2f}"
+    return f'{row[key]:.2f}'
 
 
 def results_table(rows: List[dict]) -> str:
     extra = sorted({k for r in rows for k in r
                     if k.startswith(('semi_', 'knn_top1_random', 'linear_train'))})
+    extra += sorted({k for r in rows for k in r if _is_label_column(k)})
     head = ['DN', 'method', 'widths', 'depths', 'MFLOPs', 'Mparams', 'k-NN top-1',
             'linear top-1'] + extra
     cells = []
@@ -210,36 +302,38 @@ def results_table(rows: List[dict]) -> str:
                  ['-'] * 4)
         cells.append([r['name'], r['method'], *shape, f"{r['knn_top1']:.2f}",
                       f"{r['linear_top1']:.2f}"] +
-                     [f"{r[k]:.2f}" if k in r else '' for k in extra])
+                     [_cell(r, k) for k in extra])
     return markdown_table(head, cells)
 
 
-def write_results(rows: List[dict], out_dir: str) -> str:
-    """results.json, results.md and accuracy_vs_flops.png in ``out_dir``; returns the table."""
+def write_results(rows: List[dict], out_dir: str, metric: str = 'knn_top1') -> str:
+    """results.json, results.md and accuracy_vs_flops.png (``metric`` against FLOPs) in
+    ``out_dir``; returns the table."""
     write_json(os.path.join(out_dir, 'results.json'), rows)
     table = results_table(rows)
     write_text(os.path.join(out_dir, 'results.md'), table + '\n')
-    plot_accuracy_vs_flops(rows, os.path.join(out_dir, 'accuracy_vs_flops.png'))
+    plot_accuracy_vs_flops(rows, os.path.join(out_dir, 'accuracy_vs_flops.png'), metric)
     return table
 
 
-def plot_accuracy_vs_flops(rows: List[dict], path: str):
+def plot_accuracy_vs_flops(rows: List[dict], path: str, metric: str = 'knn_top1'):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, marker in (('DSPNet', 'o-'), ('one-by-one', 's')):
-        pts = sorted((r['flops'] / 1e6, r['knn_top1'], r['name']) for r in rows
-                     if r['method'] == method)
+        pts = sorted((r['flops'] / 1e6, r[metric], r['name'], r.get(metric + '_std', 0.))
+                     for r in rows if r['method'] == method and metric in r)
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=method)
-            for x, y, n in pts:
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[3] for p in pts],
+                        fmt=marker, capsize=2, label=method)
+            for x, y, n, _ in pts:
                 ax.annotate(n, (x, y), fontsize=7, textcoords='offset points', xytext=(3, 3))
     for r in rows:
-        if r['method'] == 'floor':
-            ax.axhline(r['knn_top1'], color='grey', ls='--', label='raw pixels (floor)')
+        if r['method'] == 'floor' and metric in r:
+            ax.axhline(r[metric], color='grey', ls='--', label='raw pixels (floor)')
     ax.set_xlabel('MFLOPs (one image)')
-    ax.set_ylabel('k-NN top-1 (%)')
+    ax.set_ylabel(f'{metric} (%)')
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
