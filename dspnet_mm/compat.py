@@ -100,7 +100,9 @@ class ConsoleSummary(logging.Filter):
     included, pass."""
     FROZEN = re.compile(r'^(\S+) is skipped since its requires_grad=False$')
     PARAMWISE = re.compile(r'^paramwise_options -- (\S+):(\w+)=(.*)$')
-    DUMPS = ('\n' + '-' * 60, 'Config:\n', 'Hooks will be executed in the following order')
+    DUMPS = ('\n' + '-' * 60, 'Config:\n', 'Hooks will be executed in the following order',
+             # CheckpointHook's own use of deprecated mmengine APIs: nothing for the user to do
+             '"FileClient" will be deprecated', '"HardDiskBackend" is the alias of')
 
     def __init__(self):
         super().__init__()
@@ -124,23 +126,31 @@ class ConsoleSummary(logging.Filter):
             return False
         return True
 
-    def flush(self) -> List[str]:
-        """One line per kind of the counted records since the last flush."""
+    def flush(self, kind=None) -> List[str]:
+        """One line per kind of the counted records since the last flush. ``kind(name)`` says
+        whether a parameter is a ``'norm'`` layer's, a ``'bias'`` or ``'other'`` (without it,
+        from the name)."""
+        if kind is None:
+            def kind(n):
+                return ('bias' if n.endswith('.bias') else
+                        'norm' if any(p in n for p in ('bn', 'norm')) else 'other')
         lines = []
         for module, n in sorted(self.frozen.items()):
             lines.append(f'EMA target: {n} tensors not optimised (as intended)'
                          if module.startswith('target') else
                          f'{module}: {n} tensors not optimised (requires_grad=False)')
+        by_tensors: Dict[frozenset, List[str]] = {}  # the options set on the same tensors
         for (key, value), names in sorted(self.paramwise.items()):
-            what = ' '.join(key.split('_'))
             try:
                 value = f'{float(value):g}'
             except ValueError:
                 pass
-            norm_bias = sum(n.endswith('.bias') or any(p in n for p in ('bn', 'norm', 'ln'))
-                            for n in names)
-            kind = 'norm/bias ' if norm_bias == len(names) else ''
-            lines.append(f'{what} {value} on {len(names)} {kind}tensors (paramwise_cfg)')
+            by_tensors.setdefault(frozenset(names), []).append(
+                f"{' '.join(key.split('_'))} {value}")
+        for names, options in by_tensors.items():
+            norm_bias = all(kind(n) in ('norm', 'bias') for n in names)
+            lines.append(f"{', '.join(options)} on {len(names)} {'norm/bias ' * norm_bias}"
+                         'tensors (paramwise_cfg)')
         self.frozen, self.paramwise = Counter(), {}
         return lines
 

@@ -1,7 +1,12 @@
 """Train a dspnet_mm (or any mmselfsup) config, as mmselfsup's tools/train.py.
 
     python tools/train.py configs/dspnet_r18_fmnist.py [--work-dir DIR] [--resume [CKPT]]
+        [--verbose]
     bash tools/dist_train.sh configs/dspnet_r50.py 8
+
+Exit status: 0 finished; 75 stopped by SIGTERM after saving a checkpoint (resume with
+--resume; tools/slurm_train.sh requeues the job); 2 a bad argument or input (one ``error:``
+line); 1 a failure. docs/training.md: preemption, resume, slurm, the log.
 """
 import os
 import os.path as osp
@@ -10,21 +15,63 @@ import warnings
 
 # mmengine 0.10.7 and mmcv import pkg_resources, which warns on every start: upstream noise
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+# mmcls's MNIST reader hands torch a read-only numpy array it never writes to
+warnings.filterwarnings('ignore', message='The given NumPy array is not writable',
+                        category=UserWarning)
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 import dspnet_mm  # noqa: F401  (registers our modules and the checkpoint allow-list)
 from dspnet_mm.apis import cli
 from dspnet_mm.engine.optimizers import bf16_unsupported_message
-from dspnet_mm.apis.train_config import (ConfigOverrideError, check_train_inputs,
-                                         load_train_config, remove_stale_checkpoint_temporaries)
+from dspnet_mm.apis.train_config import (ConfigOverrideError, check_resume_checkpoint,
+                                         check_train_inputs, describe_run,
+                                         find_resume_checkpoint, load_train_config,
+                                         remove_stale_checkpoint_temporaries)
+from dspnet_mm.engine.hooks import EXIT_PREEMPTED, TrainingPreempted
+from dspnet_mm.engine.runner import TrainRunner, VerboseTrainRunner
 
 DATA_HINT = ('point the config at the data with --cfg-options '
              'train_dataloader.dataset.data_root=... (data_prefix=... for CIFAR and '
              'Fashion-MNIST); layouts: README, "Train at paper scale"')
+
+
+class CfgOptions(DictAction):
+    """mmengine's ``DictAction``; a malformed ``KEY=VALUE`` is kept for :func:`build_config`
+    to refuse with one line (``DictAction`` itself would end in a traceback)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        bad = [v for v in values if '=' not in v or not v.split('=', 1)[0]]
+        if bad:
+            namespace.cfg_options_error = (f'--cfg-options {bad[0]!r}: expected KEY=VALUE, '
+                                           'e.g. train_cfg.max_iters=10')
+            return
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except Exception as e:  # an unbalanced bracket or quote in a value
+            namespace.cfg_options_error = f'--cfg-options {" ".join(values)!r}: {e}'
+
+
+# what each launcher reads from the environment its starter sets
+LAUNCHER_ENV = dict(
+    pytorch=(('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+             'start it with tools/dist_train.sh (torchrun)'),
+    slurm=(('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
+           'not inside a slurm job step; start it with tools/slurm_train.sh (or srun)'),
+    mpi=(('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE'), 'start it with mpirun'))
+
+
+def check_launcher(launcher: str) -> None:
+    if launcher not in LAUNCHER_ENV:
+        return
+    names, how = LAUNCHER_ENV[launcher]
+    unset = [n for n in names if n not in os.environ]
+    if unset:
+        if launcher == 'slurm':
+            raise cli.UsageError(f'--launcher slurm: {how} ({", ".join(unset)} unset)')
+        raise cli.UsageError(f'--launcher {launcher}: {", ".join(unset)} unset; {how}')
 
 
 def parse_args(argv=None):
@@ -41,10 +88,13 @@ def parse_args(argv=None):
                         help='scale the learning rate linearly with the total batch size '
                         '(GPUs x train_dataloader.batch_size) against the config\'s '
                         'auto_scale_lr.base_batch_size, as mmselfsup\'s tools/train.py')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='override config settings, e.g. train_cfg.max_iters=10')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--verbose', action='store_true',
+                        help="mmengine's full console output: environment, config, one line "
+                        'per parameter option (the log file in the work dir always has it)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -55,6 +105,9 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
         raise cli.UsageError(f'config {args.config!r} does not exist')
+    if getattr(args, 'cfg_options_error', None):
+        raise cli.UsageError(args.cfg_options_error)
+    check_launcher(args.launcher)
     cfg = load_train_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
@@ -69,12 +122,19 @@ def build_config(args) -> Config:
     if args.amp:
         set_amp(cfg)
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        found = find_resume_checkpoint(cfg.work_dir)
+        if found is None:
+            print(f'--resume: no checkpoint in {cfg.work_dir} yet; training from the start')
+        cfg.resume, cfg.load_from = found is not None, found or cfg.get('load_from')
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise cli.UsageError(f'--resume {args.resume!r} does not exist; give a checkpoint '
                                  'file, or --resume alone for the latest one in the work dir')
         cfg.resume, cfg.load_from = True, args.resume
+    # SIGTERM (slurm's preemption / time-limit warning): finish the iteration, save, exit 75
+    hooks = cfg.get('custom_hooks') or []
+    if not any(str(h.get('type', '')).endswith('PreemptionHook') for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type='dspnet_mm.PreemptionHook')]
     return cfg
 
 
@@ -100,7 +160,7 @@ def prepare_cpu_distributed(cfg):
     """Distributed training on a machine without GPUs. mmengine's pytorch launcher calls
     ``torch.cuda.set_device`` and gives DDP ``device_ids=[LOCAL_RANK]`` unconditionally: start
     the process group here (gloo, env:// from torchrun), so the Runner finds it initialised,
-    and give DDP no device ids (CPU modules)."""
+    and give DDP no device ids (CPU modules); SyncBN layers become BN (TrainRunner)."""
     if cfg.launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
         return
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
@@ -116,15 +176,23 @@ def work(args):
     cfg = build_config(args)
     # everything that can be checked is checked before the Runner starts: the data paths
     # and the model (e.g. num_random=-1 fails here, not after the config dump)
-    check_train_inputs(cfg, DATA_HINT)
+    model = check_train_inputs(cfg, DATA_HINT)
+    if cfg.get('resume') and cfg.get('load_from'):  # before the Runner writes anything
+        check_resume_checkpoint(cfg.load_from, model)
+    del model
     for path in remove_stale_checkpoint_temporaries(cfg):
         print(f'removed {path}: a temporary file of a run that was killed mid-save')
     prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = (VerboseTrainRunner if args.verbose else TrainRunner).from_cfg(cfg)
     try:
+        for line in describe_run(runner, args.config):
+            runner.logger.info(line)
         runner.train()
     except FileNotFoundError as e:  # the data is elsewhere (or not unpacked)
         raise cli.UsageError(f'{cli.describe(e)}; {DATA_HINT}') from e
+    except TrainingPreempted as e:  # state saved: the job may be requeued
+        runner.logger.warning(str(e))
+        return EXIT_PREEMPTED
     return 0
 
 

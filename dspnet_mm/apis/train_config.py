@@ -1,5 +1,6 @@
 """Loading a training config as ``tools/train.py`` does: overrides that would be silently
 ignored are refused, and what mmengine's config inheritance breaks is mended."""
+import re
 from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config
@@ -122,10 +123,11 @@ def _missing_data_paths(ds: dict) -> List[str]:
             if '://' not in path and not osp.exists(path)]
 
 
-def check_train_inputs(cfg: Config, hint: str = '') -> None:
+def check_train_inputs(cfg: Config, hint: str = ''):
     """Check before any work what ``Runner.from_cfg(cfg).train()`` would find wrong late:
     the training data paths exist and the model builds. Raises ``FileNotFoundError`` naming
-    the missing path and its config key (and ``hint``), or the model's own error."""
+    the missing path and its config key (and ``hint``), or the model's own error. Returns the
+    model."""
     from mmengine.registry import MODELS, DefaultScope
     from dspnet_mm.datasets.fashion_mnist import PREPARE
     for ds in _dataset_nodes(cfg.get('train_dataloader', {}).get('dataset')):
@@ -137,7 +139,7 @@ def check_train_inputs(cfg: Config, hint: str = '') -> None:
                 f"training data not found: train_dataloader.dataset ({ds.get('type')}) "
                 f"{', '.join(missing)} does not exist{extra}{'; ' + hint if hint else ''}")
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        MODELS.build(cfg.model)
+        return MODELS.build(cfg.model)
 
 
 def remove_stale_checkpoint_temporaries(cfg: Config) -> list:
@@ -149,3 +151,100 @@ def remove_stale_checkpoint_temporaries(cfg: Config) -> list:
     from dspnet_mm.engine.atomic_backend import remove_stale_temporaries
     work_dir = cfg.get('work_dir')
     return remove_stale_temporaries(work_dir) if work_dir and osp.isdir(work_dir) else []
+
+
+_CHECKPOINT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` without a path continues from: the one
+    ``work_dir/last_checkpoint`` names, if that file exists and is not empty; otherwise the
+    ``iter_N.pth`` / ``epoch_N.pth`` of the work dir written last. None if there is none."""
+    import os
+    import os.path as osp
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named) and osp.getsize(named) > 0:
+            return named
+    found = [osp.join(work_dir, n) for n in (os.listdir(work_dir) if osp.isdir(work_dir) else [])
+             if _CHECKPOINT_NAME.match(n)]
+    found = [p for p in found if osp.getsize(p) > 0]
+    return max(found, key=osp.getmtime) if found else None
+
+
+def check_resume_checkpoint(path: str, model) -> dict:
+    """Check that ``path`` holds a training state (weights, optimizer, message hub, epoch and
+    iteration) of ``model``'s architecture before the Runner starts (and writes into the work
+    dir). Returns the checkpoint's ``meta``; raises ``CheckpointError`` saying what is wrong."""
+    from dspnet_mm.apis.checkpoint import CheckpointError, load_checkpoint_safely
+    ckpt = load_checkpoint_safely(path)
+    missing = [k for k in ('state_dict', 'optimizer', 'message_hub', 'meta') if k not in ckpt]
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
+    missing += [f'meta.{k}' for k in ('epoch', 'iter') if k not in meta]
+    if missing:
+        raise CheckpointError(
+            f'cannot resume from {path!r}: it holds no training state ({", ".join(missing)} '
+            'missing; a slimmed or exported checkpoint has weights only). Start a new run '
+            'from its weights with --cfg-options load_from=... instead of --resume')
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in ckpt['state_dict'].items()}
+    unknown = sorted(set(theirs) - set(ours))
+    absent = sorted(set(ours) - set(theirs))
+    reshaped = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
+    if unknown or absent or reshaped:
+        detail = '; '.join(f'{what}: {len(keys)} (e.g. {keys[0]})' for what, keys in (
+            ('tensors this model lacks', unknown), ('tensors of this model missing', absent),
+            ('tensors of another shape', reshaped)) if keys)
+        raise CheckpointError(
+            f'cannot resume from {path!r}: it holds the training state of another model '
+            f'than this config\'s {type(model).__name__} ({detail}). Resume with the config '
+            'that wrote it, or use another work dir')
+    return meta
+
+
+def describe_run(runner, config_path: str) -> List[str]:
+    """The first screen of a training run: the config, work dir and log file; the DNs of a
+    supernet (name, widths, depths, GFLOPs, parameters) or the model's size; the data; where
+    checkpoints go; the checkpoint a resume starts from. Builds the train loop (and so the
+    dataset) that ``runner.train()`` would build first."""
+    import os.path as osp
+
+    from mmengine.hooks import CheckpointHook
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import EpochBasedTrainLoop
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    backbone = getattr(model, 'backbone', None)
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    lines = [f'config: {config_path}',
+             f'work dir: {runner.work_dir} (full log: '
+             f'{osp.join(runner.log_dir, runner.timestamp + ".log")})',
+             f'model: {type(model).__name__}, backbone {type(backbone).__name__}, '
+             f'{trained / 1e6:.2f} M trained parameters']
+    subnets = getattr(backbone, 'subnets', None)
+    if subnets and hasattr(backbone, 'resolve'):
+        from dspnet_mm.apis.slim import subnet_summary
+        rows = [(name, subnet_summary(backbone, name)) for name in subnets]
+        size = rows[0][1]['input_shape'][-1]
+        lines.append(f"  {'DN':<14}{'widths':<26}{'depths':<14}"
+                     f"{f'GFLOPs@{size}px':>13}{'Mparams':>9}")
+        lines += [f"  {name:<14}{str(r['spec']['widths']):<26}{str(r['spec']['depths']):<14}"
+                  f"{r['flops'] / 1e9:>13.3f}{r['params'] / 1e6:>9.2f}" for name, r in rows]
+    loop, loader = runner.train_loop, runner.train_dataloader
+    dataset = getattr(loader.dataset, 'dataset', loader.dataset)
+    schedule = (f'{loop.max_epochs} epochs = {loop.max_iters} iterations'
+                if isinstance(loop, EpochBasedTrainLoop) else f'{loop.max_iters} iterations')
+    lines.append(f'data: {type(dataset).__name__}, {len(loader.dataset)} images, batch '
+                 f'{loader.batch_size} x {runner.world_size} process(es), {len(loader)} '
+                 f'iterations per epoch; {schedule}')
+    hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
+    if hook is not None:
+        every = f"every {hook.interval} {'epochs' if hook.by_epoch else 'iterations'}"
+        if getattr(hook, 'iter_interval', None):
+            every += f' and every {hook.iter_interval} iterations inside an epoch'
+        lines.append(f'checkpoints: {every}, to {hook.out_dir or runner.work_dir}; SIGTERM '
+                     'saves one and exits with status 75')
+    if runner.cfg.get('resume') and runner.cfg.get('load_from'):
+        lines.append(f"resume: from {runner.cfg.load_from}")
+    return lines

@@ -14,5 +14,6 @@ param_scheduler = [
     dict(type='LinearWarmupCosineLR', warmup=10, total=500, warmup_start_lr=0.003,
          eta_min=0., by_epoch=True, begin=0, end=500),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
+# an epoch loop that resumes mid-epoch at the exact sample (dspnet_mm/engine/runner/loops.py)
+train_cfg = dict(type='ReproducibleEpochBasedTrainLoop', max_epochs=500)
 auto_scale_lr = dict(base_batch_size=512)

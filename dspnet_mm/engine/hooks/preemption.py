@@ -2,6 +2,7 @@
 import functools
 import os
 import signal
+import threading
 from typing import Optional, Sequence
 
 import torch
@@ -27,12 +28,19 @@ class TrainingPreempted(Exception):
         self.signal_name, self.iteration, self.checkpoint = signal_name, iteration, checkpoint
 
 
-def _ignore_signals_then(signals, init_fn, worker_id):
-    """A DataLoader worker ignores the stop signals: slurm signals every process of a task,
-    and torch's worker handler would die on it, failing the iteration the main process is
-    finishing. Workers end with the main process as usual."""
-    for sig in signals:
-        signal.signal(sig, signal.SIG_IGN)
+def _survive_foreign_signals(signals, init_fn, worker_id):
+    """``worker_init_fn`` of a DataLoader worker: the stop signals are taken by a thread that
+    ends the worker when its parent sends one (the DataLoader shutting it down) and ignores
+    them from anyone else. slurm signals every process of a task, and a worker that died of it
+    would fail the iteration the main process is finishing; the worker ends with it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+
+    def wait():
+        while True:
+            if signal.sigwaitinfo(signals).si_pid == os.getppid():
+                os._exit(0)
+
+    threading.Thread(target=wait, daemon=True, name='stop-signals').start()
     if init_fn is not None:
         init_fn(worker_id)
 
@@ -72,7 +80,7 @@ class PreemptionHook(Hook):
             self._previous[sig] = signal.signal(sig, self._handle)
         loader = runner.train_loop.dataloader
         if getattr(loader, 'num_workers', 0):
-            loader.worker_init_fn = functools.partial(_ignore_signals_then, tuple(self.signals),
+            loader.worker_init_fn = functools.partial(_survive_foreign_signals, tuple(self.signals),
                                                       loader.worker_init_fn)
 
     def after_train(self, runner) -> None:

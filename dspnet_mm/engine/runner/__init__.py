@@ -1,2 +1,2 @@
 from .loops import ReproducibleEpochBasedTrainLoop, ReproducibleIterBasedTrainLoop
-from .runner import QuietRunner
+from .runner import TrainRunner, VerboseTrainRunner

@@ -1,0 +1,94 @@
+"""tools/train.py on bad input for a resume or a launch: one ``error:`` line, status 2, no
+traceback, and nothing in the work dir written or changed. Also ``--resume`` without a path:
+where it finds the checkpoint, and a fresh start when there is none."""
+import os
+
+import pytest
+import torch
+
+import dspnet_mm  # noqa: F401
+from conftest import REPO, load_tool
+from dspnet_mm.apis.train_config import find_resume_checkpoint
+from dspnet_mm.testing import make_fashion_mnist
+
+CONFIG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
+
+
+def snapshot(folder):
+    return {name: open(os.path.join(folder, name), 'rb').read()
+            for name in sorted(os.listdir(folder))}
+
+
+@pytest.fixture
+def setup(tmp_path):
+    data = make_fashion_mnist(str(tmp_path / 'data'))
+    work = tmp_path / 'work'
+    work.mkdir()
+    # what a previous run left: its checkpoint, the pointer, a log
+    torch.save(dict(state_dict={'w': torch.ones(2)}), work / 'iter_4.pth')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
+    (work / 'dspnet_r18_fmnist.py').write_text('# the config dump of the previous run\n')
+    slim = tmp_path / 'r18_w05.pth'  # a slimmed network: weights and meta, no training state
+    torch.save(dict(state_dict={'conv1.weight': torch.zeros(8, 1, 3, 3)},
+                    meta=dict(subnet='r18_w05')), slim)
+    other = tmp_path / 'other.pth'  # another algorithm's training state
+    torch.save(dict(state_dict={'backbone.gate.weight': torch.zeros(3)}, optimizer={},
+                    message_hub={}, meta=dict(epoch=1, iter=8)), other)
+    return data, work, dict(slim=str(slim), other=str(other))
+
+
+CASES = {
+    'resume from weights only': (lambda f: ['--resume', f['slim']],
+                                 r'holds no training state \(optimizer, message_hub, '
+                                 r'meta.epoch, meta.iter missing'),
+    "resume from another model's state": (
+        lambda f: ['--resume', f['other']],
+        r"holds the training state of another model than this config's DSPNet "
+        r'\(tensors this model lacks: 1 \(e.g. backbone.gate.weight\); tensors of this model '
+        r'missing: \d+'),
+    'malformed --cfg-options': (lambda f: ['--cfg-options', 'train_cfg.max_iters'],
+                                r"--cfg-options 'train_cfg.max_iters': expected KEY=VALUE"),
+    'slurm launcher outside slurm': (lambda f: ['--launcher', 'slurm'],
+                                     r'--launcher slurm: not inside a slurm job step'),
+    'pytorch launcher without torchrun': (lambda f: ['--launcher', 'pytorch'],
+                                          r'--launcher pytorch: .*unset; start it with '
+                                          r'tools/dist_train.sh'),
+}
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_bad_resume_or_launch_is_one_error_line_and_writes_nothing(case, setup, capsys,
+                                                                   monkeypatch):
+    import re
+    data, work, files = setup
+    for var in ('SLURM_PROCID', 'RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # train.py sets it; restored afterwards
+    before = snapshot(work)
+    args, expected = CASES[case]
+    argv = [CONFIG, '--work-dir', str(work), *args(files)]
+    if '--cfg-options' not in argv:
+        argv += ['--cfg-options', f'train_dataloader.dataset.data_prefix={data}']
+    rc = load_tool('train.py').main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
+    assert re.search(expected, err), err
+    assert snapshot(work) == before  # nothing written, nothing overwritten
+
+
+def test_resume_without_a_path_finds_the_last_checkpoint(tmp_path):
+    work = tmp_path / 'work'
+    assert find_resume_checkpoint(str(work)) is None  # no work dir yet: start afresh
+    work.mkdir()
+    for name in ('epoch_1.pth', 'iter_1500.pth'):
+        (work / name).write_bytes(b'x')
+        os.utime(work / name, (1, 1) if name.startswith('epoch') else (2, 2))
+    (work / 'iter_1600.pth').write_bytes(b'')  # an interrupted copy: never chosen
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_1500.pth')  # newest
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    assert find_resume_checkpoint(str(work)) == str(work / 'epoch_1.pth')  # the pointer wins
+    (work / 'last_checkpoint').write_text('')  # a pointer cut short: the newest file again
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_1500.pth')
+    (work / 'last_checkpoint').write_text(str(work / 'gone.pth'))
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_1500.pth')
