@@ -190,3 +190,44 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, workers):
     if not workers:  # only the 5 images left of epoch 1 and the 20 of epoch 2 were read
         assert loaded(res) == 5 + 20
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed after training
+
+
+class SigtermWhileSaving(Hook):
+    """Sends this process SIGTERM while the checkpoint of iteration ``at`` is being written
+    (between its state being gathered and the file write)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta']['iter'] == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_during_a_checkpoint_write_loses_nothing(tmp_path):
+    """The write in progress (iter_8.pth) completes, the previous checkpoint (iter_4.pth) is
+    untouched, the run stops after that iteration without writing it twice, and the next run
+    resumes from it, equal to the uninterrupted run."""
+    ckpt = dict(type=MidEpochCheckpointHook, interval=1, iter_interval=4,
+                backend_args=dict(backend='atomic_local'))
+    length = dict(max_epochs=2)
+    ref, ref_rec = make_runner(tmp_path / 'ref', ReproducibleEpochBasedTrainLoop, length,
+                               checkpoint=ckpt)
+    ref.train()
+    run_dir = tmp_path / 'run'
+    run, run_rec = make_runner(run_dir, ReproducibleEpochBasedTrainLoop, length,
+                               checkpoint=ckpt, hooks=[SigtermWhileSaving(at=8)])
+    with pytest.raises(TrainingPreempted, match='stopped after iteration 8'):
+        run.train()
+    assert sorted(run_rec.losses) == list(range(1, 9))
+    assert sorted(p.name for p in run_dir.glob('*.pth')) == ['epoch_1.pth', 'iter_4.pth',
+                                                             'iter_8.pth']
+    assert not list(run_dir.glob('.*.partial'))
+    assert load_checkpoint_safely(str(run_dir / 'iter_4.pth'))['meta']['iter'] == 4
+    assert load_checkpoint_safely(str(run_dir / 'iter_8.pth'))['meta']['iter'] == 8
+    assert open(run_dir / 'last_checkpoint').read() == str(run_dir / 'iter_8.pth')
+    res, rec = make_runner(run_dir, ReproducibleEpochBasedTrainLoop, length, resume=True,
+                           checkpoint=ckpt)
+    res.train()
+    assert {**run_rec.losses, **rec.losses} == ref_rec.losses
+    assert torch.equal(res.model.w, ref.model.w)
