@@ -1,5 +1,6 @@
 """The console of a training run: upstream per-parameter lines summarised (the log file keeps
-them), the first screen says what is about to happen, warnings still show; --verbose shows all."""
+them), the first screen says what is about to happen, warnings still show; --verbose
+(VerboseTrainRunner) shows all."""
 import glob
 import io
 import logging
@@ -8,10 +9,14 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from mmengine.model import BaseModel
 
 import dspnet_mm  # noqa: F401
 from conftest import REPO
 from dspnet_mm import compat
+from dspnet_mm.engine.runner import (ReproducibleIterBasedTrainLoop, TrainRunner,
+                                     VerboseTrainRunner)
 from dspnet_mm.testing import make_fashion_mnist
 
 
@@ -82,7 +87,37 @@ def test_quiet_console_first_screen_then_progress(data, tmp_path):
     assert 'System environment' in log and 'Config:' in log
 
 
-def test_verbose_console_shows_upstream_detail(data, tmp_path):
-    console, _ = train(data, tmp_path / 'verbose', '--verbose')
-    assert console.count('is skipped since its requires_grad=False') > 100
-    assert 'System environment' in console
+class FrozenBN(BaseModel):
+    """A BN, a frozen layer and a trained weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(4)
+        self.frozen = torch.nn.Linear(4, 4)
+        self.frozen.requires_grad_(False)
+        self.w = torch.nn.Parameter(torch.ones(4))
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=(self.bn(inputs) * self.w).sum())
+
+
+@pytest.mark.parametrize('runner_type', [TrainRunner, VerboseTrainRunner])
+def test_verbose_runner_shows_upstream_detail(runner_type, tmp_path, capsys):
+    runner = runner_type(
+        model=FrozenBN(), work_dir=str(tmp_path), experiment_name=f'quiet_{runner_type.quiet}',
+        train_dataloader=dict(dataset=[dict(inputs=torch.randn(4)) for _ in range(4)],
+                              batch_size=2, sampler=dict(type='DefaultSampler'),
+                              collate_fn=dict(type='default_collate')),
+        train_cfg=dict(type=ReproducibleIterBasedTrainLoop, max_iters=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+                           paramwise_cfg=dict(norm_decay_mult=0.)),
+        default_scope='mmengine')
+    runner.train()
+    out = capsys.readouterr().out
+    detail = ('frozen.weight is skipped since its requires_grad=False', 'System environment',
+              'paramwise_options -- bn.weight:weight_decay=0.0')
+    summary = ('frozen: 2 tensors not optimised (requires_grad=False)',
+               'weight decay 0 on 2 norm/bias tensors (paramwise_cfg)')
+    shown, hidden = (summary, detail) if runner_type.quiet else (detail, summary)
+    assert all(line in out for line in shown), out
+    assert not any(line in out for line in hidden), out
