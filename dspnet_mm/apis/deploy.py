@@ -590,15 +590,24 @@ def pick(checkpoint: str, config: str, settings: PickSettings, out_dir: str,
     import tempfile
     tmp = tempfile.TemporaryDirectory(prefix='dspnet_pick_')
     try:
-        run = Runner(settings, device, tmp.name)
-        fns = {c.name: run(c, real if c.needs_images else x) for c in runnable}
         where = (f' of {settings.batch_size} at {size[0]}x{size[1]} on {device} '
                  f'({settings.runtime}, {settings.dtype}, {torch.get_num_threads()} threads)')
-        say(f'timing {len(fns)} candidates ({", ".join(fns)}), batch{where}: '
-            f'{settings.warmup} warm-up rounds, then up to {settings.repeats} interleaved '
-            f'rounds' + (f' or {settings.max_seconds:g} s' if settings.max_seconds else ''))
+        say(f'timing {len(runnable)} candidates ({", ".join(c.name for c in runnable)}), '
+            f'batch{where}: ' + ('each exported to ONNX and checked against PyTorch, then '
+                                 if settings.runtime == 'onnxruntime' else '')
+            + f'{settings.warmup} warm-up rounds, then up to {settings.repeats} interleaved '
+            'rounds' + (f' or {settings.max_seconds:g} s' if settings.max_seconds else ''))
         for n in notes:
             say(f'note: {n}')
+        run = Runner(settings, device, tmp.name)
+        t_prepare = time.perf_counter()
+        fns = {}
+        for c in runnable:
+            fns[c.name] = run(c, real if c.needs_images else x)
+            if c.name in run.onnx_diffs:
+                say(f'  {c.name}: ONNX file checked, max abs diff to PyTorch '
+                    f'{run.onnx_diffs[c.name]:.2g}')
+        t_prepare = time.perf_counter() - t_prepare
         bar = progress_bar(settings.repeats) if progress_bar else None
         t1 = time.perf_counter()
         times = time_interleaved(fns, settings.repeats, settings.warmup, device,
@@ -631,14 +640,17 @@ def pick(checkpoint: str, config: str, settings: PickSettings, out_dir: str,
         report = dict(
             checkpoint=os.path.abspath(checkpoint), config=os.path.abspath(config),
             device=str(device), machine=dict(machine(device), threads=threads,
-                                             runtime=_runtime_version(settings.runtime)),
+                                             runtime=_runtime_version(settings.runtime),
+                                             load_average=[round(v, 2)
+                                                           for v in os.getloadavg()]),
             settings=dict(settings.__dict__, input_size=list(size), grid=list(settings.grid),
                           threads=threads),
             accuracy_file=os.path.abspath(accuracy_file) if accuracy_file else None,
             floor=floor, reference=full['name'], rounds=min(len(v) for v in times.values()),
             candidates=rows, front=[r['name'] for r in rows if r['on_front']],
             chosen=chosen['name'] if chosen else None, notes=notes,
-            tool_seconds=dict(load_and_export=round(t_load, 2), timing=round(t_time, 2)))
+            tool_seconds=dict(load_and_export=round(t_load, 2),
+                              runtime_setup=round(t_prepare, 2), timing=round(t_time, 2)))
         table = results_table(rows, settings.metric if accuracy_file else None,
                               report['chosen'])
         written = []

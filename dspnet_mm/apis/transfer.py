@@ -172,13 +172,17 @@ MODELS.register_module(name='WithSubnetChannels', module=with_subnet_channels)
 # ---------------------------------------------------------------------------------------------
 # ready-to-paste downstream configs for a slimmed network (``tools/slim.py --print-config``)
 
-DOWNSTREAM_TARGETS = ('mmdet-fpn', 'mmdet-c4', 'mmseg-fcn', 'mmseg-upernet', 'mmcls')
+DOWNSTREAM_TARGETS = ('mmdet-fpn', 'mmdet-c4', 'mmseg-fcn', 'mmseg-upernet', 'mmcls',
+                      'mmcls-fmnist')
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BASES = {
     'mmdet-fpn': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'mmdet-c4': 'mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py',
     'mmseg-fcn': 'mmseg::fcn/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py',
     'mmseg-upernet': 'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
     'mmcls': 'mmcls::resnet/resnet50_8xb32_in1k.py',
+    # the CPU demo: fine-tune a Fashion-MNIST DN on Fashion-MNIST (a config of this checkout)
+    'mmcls-fmnist': os.path.join(_REPO, 'configs', 'benchmarks', '_base_', 'fmnist_cls.py'),
 }
 _RGB = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
 
@@ -255,7 +259,7 @@ def downstream_config(meta: Mapping, target: str, checkpoint: str) -> str:
                           norm_cfg=syncbn, norm_eval=False, style='pytorch', init_cfg=init),
             decode_head=dict(in_channels=c[3] if fcn else c),
             auxiliary_head=dict(in_channels=c[2]))
-    else:  # mmcls: ImageNet linear/fine-tune head on the last stage
+    else:  # mmcls: ImageNet (mmcls-fmnist: Fashion-MNIST) head on the last stage
         model = dict(backbone=dict(_delete_=True, **backbone, out_indices=(3, ),
                                    norm_cfg=bn, style='pytorch', init_cfg=init),
                      head=dict(in_channels=c[3]))

@@ -137,3 +137,49 @@ def test_not_a_supernet(tiny, tmp_path, capsys):
     rc = pick_tool.main([slimmed, '--out-dir', str(tmp_path / 'o'), '--config', cfg])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith('error: ')
+
+
+def test_pick_latency_benchmark_quick(tmp_path):
+    """tools/benchmarks/pick_latency.py --quick: tools/pick.py run as a user runs it, its
+    table and its own cost read back."""
+    bench = load_tool('benchmarks/pick_latency.py')
+    out = tmp_path / 'bench.json'
+    result = bench.main(['--quick', '--threads', '1', '--out', str(out)])
+    (run, ) = result['runs']
+    assert (run['family'], run['batch'], run['runtime'], run['threads']) == (
+        'fmnist', 1, 'torch', 1)
+    assert [d['name'] for d in run['dns']] == ['r18_w1', 'r18_w075', 'r18_w05', 'r10_w05',
+                                               'r18_w025']
+    full = run['dns'][0]
+    assert full['speedup'] == 1.0 and full['flops_ratio'] == 1.0
+    assert all(d['flops_ratio'] > 1 and d['median_ms'] > 0 for d in run['dns'][1:])
+    assert run['tool_wall_s'] >= run['tool_seconds']['total'] > 0
+    assert json.loads(out.read_text()) == result
+
+
+def test_written_fmnist_config_builds_and_trains_one_step(tiny, tmp_path, capsys):
+    """The CPU user path ends in training: the 'mmcls-fmnist' config written beside the chosen
+    network builds mmcls' classifier with exactly its weights and takes a training step."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    ckpt, cfg, _, _ = tiny
+    out = tmp_path / 'out'
+    assert pick_tool.main([ckpt, '--config', cfg, '--budget-flops', '1G', '--out-dir', str(out),
+                           '--print-config', 'mmcls-fmnist', *QUICK]) == 0
+    written = torch.load(out / 'r18_w1.pth', weights_only=False)
+    config = Config.fromfile(str(out / 'r18_w1_mmcls-fmnist.py'))
+    assert config.train_dataloader.dataset.type == 'dspnet_mm.LocalFashionMNIST'
+    with DefaultScope.overwrite_default_scope('mmcls'):
+        model = MODELS.build(config.model)
+    model.init_weights()
+    assert all(torch.equal(v, written['state_dict'][k])
+               for k, v in model.backbone.state_dict().items())
+    assert model.head.fc.in_features == written['meta']['stage_channels'][3]
+    from mmcls.structures import ClsDataSample
+    data = dict(inputs=[torch.randint(0, 255, (1, 28, 28), dtype=torch.uint8)
+                        for _ in range(4)],
+                data_samples=[ClsDataSample().set_gt_label(i) for i in range(4)])
+    from mmengine.optim import OptimWrapper
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    losses = model.train_step(data, optim)
+    assert torch.isfinite(losses['loss'])
