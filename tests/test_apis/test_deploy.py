@@ -251,3 +251,15 @@ def test_grid_of_a_continuous_supernet_recalibrates_bn(tmp_path):
     result = grid.write(str(tmp_path / 'w075.pth'), dict(latency={}), False)
     assert result['meta']['bn'] == 're-calibrated' and result['meta']['name'] == 'w0.75'
     assert torch.equal(result['state_dict']['bn1.running_var'], expected.bn1.running_var)
+
+
+def test_pick_can_choose_a_grid_width(tmp_path):
+    ckpt, cfg, supernet = dspnet_checkpoint(tmp_path, continuous=True)
+    budget = supernet.complexity(dict(widths=0.75), 28)['flops']
+    report = pick(ckpt, cfg, quick(budget_flops=budget, grid=[0.75]), str(tmp_path / 'pick'),
+                  say=lambda s: None).report
+    assert [r['name'] for r in report['candidates']][-1] == 'w0.75'
+    assert report['chosen'] == 'w0.75'  # the most FLOPs within the budget
+    meta = load_checkpoint_safely(str(tmp_path / 'pick' / 'w0.75.pth'))['meta']
+    assert meta['spec'] == dict(widths=[0.75] * 4, depths=[2, 2, 2, 2])
+    assert meta['bn'] == 're-calibrated' and meta['latency']['runtime'] == 'torch'
