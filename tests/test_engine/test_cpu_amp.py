@@ -154,3 +154,20 @@ def test_bf16_run_stopped_and_resumed_equals_the_uninterrupted_run(tmp_path):
     for state in a['optimizer']['state'].values():
         assert all(v.dtype == torch.float32 for v in state.values()
                    if torch.is_tensor(v) and v.is_floating_point())
+
+
+@needs_bf16
+def test_dspnet_losses_are_fp32_under_bf16_autocast():
+    """The backbone runs in bf16; the cosine losses are computed in fp32 (CPU autocast would
+    normalise and sum in bf16, a 3-digit loss)."""
+    from dspnet_mm.apis.benchmark import build_model, fake_views
+    model, optim = build_model(os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py'),
+                               precision='bf16_cl')
+    data = model.data_preprocessor(fake_views(4), True)
+    seen = []
+    model.backbone.register_forward_hook(lambda m, i, o: seen.append(o[-1].dtype))
+    with optim.optim_context(model):
+        losses = model.loss(*data) if isinstance(data, tuple) else model.loss(**data)
+    assert seen and set(seen) == {torch.bfloat16}
+    assert len(losses) >= 2 and all(v.dtype == torch.float32 for v in losses.values()), \
+        {k: v.dtype for k, v in losses.items()}

@@ -74,8 +74,8 @@ class DSPNet(BaseModel):
         # target projections: computed once per view, shared by every sub-network
         with torch.no_grad():
             self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
-            target_v1 = self.target_net(img_v1)[0]
-            target_v2 = self.target_net(img_v2)[0]
+            target_v1 = self.target_net(img_v1)[0].float()
+            target_v2 = self.target_net(img_v2)[0].float()
 
         losses, teacher = {}, None
         for subnet in self.sampler.sample():
@@ -84,6 +84,9 @@ class DSPNet(BaseModel):
                 pred_v1 = head.predictor(self.neck(self.backbone(img_v1)))[0]
                 pred_v2 = head.predictor(self.neck(self.backbone(img_v2)))[0]
             name = subnet if isinstance(subnet, str) else _spec_name(subnet)
+            # the cosine loss in fp32 under bf16 autocast (CPU autocast keeps normalise and
+            # sum in the input's dtype; CUDA's runs them in fp32); a no-op in fp32 training
+            pred_v1, pred_v2 = pred_v1.float(), pred_v2.float()
             losses[f'loss_{name}'] = 2. * (head.loss(pred_v1, target_v2) +
                                            head.loss(pred_v2, target_v1))
             if self.inplace_distill:
