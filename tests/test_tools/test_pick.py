@@ -155,6 +155,9 @@ def test_pick_latency_benchmark_quick(tmp_path):
     assert all(d['flops_ratio'] > 1 and d['median_ms'] > 0 for d in run['dns'][1:])
     assert run['tool_wall_s'] >= run['tool_seconds']['total'] > 0
     assert json.loads(out.read_text()) == result
+    table = bench.main(['--table', str(out)])
+    assert '**fmnist, 28 px, batch 1** (1 threads' in table
+    assert '| r18_w1 | 1.00x | 1.00x |' in table
 
 
 def test_written_fmnist_config_builds_and_trains_one_step(tiny, tmp_path, capsys):

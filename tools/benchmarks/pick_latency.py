@@ -6,6 +6,7 @@ export, FLOPs counting, timing).
 
     python tools/benchmarks/pick_latency.py [--quick] [--device cpu] [--dtypes fp32,bf16] \
         [--fmnist-checkpoint work_dirs/dspnet_r18_fmnist/iter_1600.pth] [--out FILE.json]
+    python tools/benchmarks/pick_latency.py --table FILE.json     # the markdown tables
 
 Latency does not depend on the weights: the R50 checkpoint is a randomly initialised
 supernet of ``configs/dspnet_r50.py``; the Fashion-MNIST one is the demo checkpoint when given.
@@ -55,6 +56,30 @@ def run_pick(ckpt, config, size, batch, runtime, dtype, device, threads, out_dir
         return json.load(f), round(wall, 1)
 
 
+def markdown(result: dict) -> str:
+    """One table per family and batch: per DN the FLOPs ratio to the full network beside the
+    measured speed-up (and median ms) in each runtime and dtype."""
+    from dspnet_mm.apis.report import markdown_table
+    out = []
+    groups = {}
+    for run in result['runs']:
+        groups.setdefault((run['family'], run['input_size'], run['batch']), []).append(run)
+    for (family, size, batch), runs in groups.items():
+        keys = [f"{r['runtime']}" + (f" {r['dtype']}" if r['dtype'] != 'fp32' else '')
+                for r in runs]
+        head = ['DN', 'FLOPs ratio'] + [f'speed-up {k}' for k in keys] + [
+            f'ms {k}' for k in keys]
+        cells = []
+        for i, dn in enumerate(runs[0]['dns']):
+            cells.append([dn['name'], f"{dn['flops_ratio']:.2f}x"]
+                         + [f"{r['dns'][i]['speedup']:.2f}x" for r in runs]
+                         + [f"{r['dns'][i]['median_ms']:.1f}" for r in runs])
+        cost = ', '.join(f"{k} {r['tool_wall_s']:.0f} s" for k, r in zip(keys, runs))
+        out.append(f'**{family}, {size} px, batch {batch}** ({runs[0]["threads"]} threads; '
+                   f'tools/pick.py wall time: {cost})\n\n' + markdown_table(head, cells))
+    return '\n\n'.join(out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true', help='Fashion-MNIST, batch 1, 2 rounds')
@@ -66,7 +91,13 @@ def main(argv=None):
     p.add_argument('--threads', type=int)
     p.add_argument('--fmnist-checkpoint', help='the demo checkpoint (default: random weights)')
     p.add_argument('--out', help='also write the JSON here')
+    p.add_argument('--table', metavar='JSON', help='print the markdown tables of a result')
     args = p.parse_args(argv)
+    if args.table:
+        with open(args.table) as f:
+            text = markdown(json.load(f))
+        print(text)
+        return text
     device = resolve_device(args.device)
     batches = [int(b) for b in args.batches.split(',')]
     for b in batches:
