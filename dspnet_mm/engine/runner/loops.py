@@ -40,7 +40,8 @@ def resumable_dataloader_cfg(dataloader: Union[DataLoader, Dict]) -> Tuple[Union
     if not isinstance(dataloader, dict):
         return dataloader, isinstance(getattr(dataloader, 'sampler', None), ResumableSampler)
     sampler = dict(dataloader.get('sampler') or {})
-    kind = str(sampler.get('type', '')).split('.')[-1]
+    kind = sampler.get('type', '')
+    kind = kind.__name__ if isinstance(kind, type) else str(kind).split('.')[-1]
     if kind not in REPLACEABLE_SAMPLERS or dataloader.get('batch_sampler'):
         return dataloader, False
     sampler.pop('_scope_', None)
