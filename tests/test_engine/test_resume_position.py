@@ -85,7 +85,7 @@ def loaded(runner):
 
 
 def make_runner(work_dir, loop, length, resume=False, hooks=(), batch=3, workers=0,
-                sampler='DefaultSampler', checkpoint=None):
+                sampler='DefaultSampler', checkpoint=None, seed=7):
     train_cfg = dict(type=loop, **length)
     record = Record()
     runner = Runner(
@@ -96,7 +96,7 @@ def make_runner(work_dir, loop, length, resume=False, hooks=(), batch=3, workers
         train_cfg=train_cfg, optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(checkpoint=checkpoint or dict(type='CheckpointHook', interval=3,
                                                          by_epoch=False)),
-        custom_hooks=[record, PreemptionHook(), *hooks], randomness=dict(seed=7),
+        custom_hooks=[record, PreemptionHook(), *hooks], randomness=dict(seed=seed),
         resume=resume, default_scope='mmengine')
     return runner, record
 
@@ -229,5 +229,24 @@ def test_sigterm_during_a_checkpoint_write_loses_nothing(tmp_path):
     res, rec = make_runner(run_dir, ReproducibleEpochBasedTrainLoop, length, resume=True,
                            checkpoint=ckpt)
     res.train()
+    assert {**run_rec.losses, **rec.losses} == ref_rec.losses
+    assert torch.equal(res.model.w, ref.model.w)
+
+
+def test_resume_of_a_run_without_a_seed_uses_the_checkpoints(tmp_path):
+    """Paper-scale configs set no seed: the first run draws one, the checkpoint keeps it, and
+    the resumed run's sampler and iteration seeds use it (mmengine builds the sampler with a
+    new random seed before it loads the checkpoint)."""
+    run, run_rec = make_runner(tmp_path / 'run', ReproducibleIterBasedTrainLoop,
+                               dict(max_iters=6), seed=None)
+    run.train()
+    seed = load_checkpoint_safely(str(tmp_path / 'run' / 'iter_6.pth'))['meta']['seed']
+    res, rec = make_runner(tmp_path / 'run', ReproducibleIterBasedTrainLoop,
+                           dict(max_iters=10), resume=True, seed=None)
+    res.train()
+    assert res.seed == seed
+    ref, ref_rec = make_runner(tmp_path / 'ref', ReproducibleIterBasedTrainLoop,
+                               dict(max_iters=10), seed=seed)
+    ref.train()
     assert {**run_rec.losses, **rec.losses} == ref_rec.losses
     assert torch.equal(res.model.w, ref.model.w)
