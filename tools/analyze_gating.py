@@ -19,7 +19,7 @@ Everything is also written to ``results.json`` in ``--out-dir``.
 import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.apis import cli
@@ -28,6 +28,7 @@ from dspnet_mm.apis.gating_analysis import (benchmark, features, gated_statistic
                                             load_gated_backbone, plot_density,
                                             plot_embeddings, report)
 from dspnet_mm.apis.report import write_json
+from dspnet_mm.apis.train_config import CfgOptionsAction
 
 POSITIVE = ('num_images', 'batch_size', 'knn_train', 'knn_test', 'knn_k', 'embedding_images',
             'benchmark_images', 'benchmark_threads')
@@ -55,7 +56,7 @@ def parse_args(argv=None):
     p.add_argument('--benchmark-images', type=int, default=50)
     p.add_argument('--benchmark-threads', type=int, default=1,
                    help='intra-op threads while timing (1: stable on a shared machine)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override settings of the config, e.g. the dataset folder')
     return p.parse_args(argv)
 

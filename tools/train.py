@@ -21,12 +21,13 @@ warnings.filterwarnings('ignore', message='The given NumPy array is not writable
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import dspnet_mm  # noqa: F401  (registers our modules and the checkpoint allow-list)
 from dspnet_mm.apis import cli
 from dspnet_mm.engine.optimizers import bf16_unsupported_message
-from dspnet_mm.apis.train_config import (ConfigOverrideError, check_resume_checkpoint,
+from dspnet_mm.apis.train_config import (CfgOptionsAction, ConfigOverrideError,
+                                         check_resume_checkpoint,
                                          check_train_inputs, describe_run,
                                          find_resume_checkpoint, load_train_config,
                                          remove_stale_checkpoint_temporaries)
@@ -36,22 +37,6 @@ from dspnet_mm.engine.runner import TrainRunner, VerboseTrainRunner
 DATA_HINT = ('point the config at the data with --cfg-options '
              'train_dataloader.dataset.data_root=... (data_prefix=... for CIFAR and '
              'Fashion-MNIST); layouts: README, "Train at paper scale"')
-
-
-class CfgOptions(DictAction):
-    """mmengine's ``DictAction``; a malformed ``KEY=VALUE`` is kept for :func:`build_config`
-    to refuse with one line (``DictAction`` itself would end in a traceback)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        bad = [v for v in values if '=' not in v or not v.split('=', 1)[0]]
-        if bad:
-            namespace.cfg_options_error = (f'--cfg-options {bad[0]!r}: expected KEY=VALUE, '
-                                           'e.g. train_cfg.max_iters=10')
-            return
-        try:
-            super().__call__(parser, namespace, values, option_string)
-        except Exception as e:  # an unbalanced bracket or quote in a value
-            namespace.cfg_options_error = f'--cfg-options {" ".join(values)!r}: {e}'
 
 
 # what each launcher reads from the environment its starter sets
@@ -88,7 +73,7 @@ def parse_args(argv=None):
                         help='scale the learning rate linearly with the total batch size '
                         '(GPUs x train_dataloader.batch_size) against the config\'s '
                         'auto_scale_lr.base_batch_size, as mmselfsup\'s tools/train.py')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, e.g. train_cfg.max_iters=10')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -105,8 +90,6 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
         raise cli.UsageError(f'config {args.config!r} does not exist')
-    if getattr(args, 'cfg_options_error', None):
-        raise cli.UsageError(args.cfg_options_error)
     check_launcher(args.launcher)
     cfg = load_train_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
@@ -133,6 +116,9 @@ def build_config(args) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     # SIGTERM (slurm's preemption / time-limit warning): finish the iteration, save, exit 75
     hooks = cfg.get('custom_hooks') or []
+    if not isinstance(hooks, (list, tuple)) or not all(isinstance(h, dict) for h in hooks):
+        raise cli.UsageError(f'custom_hooks={hooks!r} is not a list of hook configs '
+                             '(dict(type=...))')
     if not any(str(h.get('type', '')).endswith('PreemptionHook') for h in hooks):
         cfg.custom_hooks = [*hooks, dict(type='dspnet_mm.PreemptionHook')]
     return cfg

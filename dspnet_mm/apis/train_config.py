@@ -3,7 +3,7 @@ ignored are refused, and what mmengine's config inheritance breaks is mended."""
 import re
 from typing import Any, Dict, List, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 # top-level keys that the Runner (mmengine 0.10.7 ``Runner.from_cfg`` and what it calls) or
 # the config loader reads; any other top-level key is a variable, substituted into the entries
@@ -15,6 +15,21 @@ RUNNER_KEYS = frozenset({
     'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
     'activation_checkpointing', 'efficient_conv_bn_eval', 'custom_imports', 'cfg'})
+
+
+class CfgOptionsAction(DictAction):
+    """``--cfg-options`` as mmengine's ``DictAction``, but a malformed ``KEY=VALUE`` ends the
+    tool with one ``error:`` line and status 2 (``DictAction`` ends in a traceback)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        bad = [v for v in values if '=' not in v or not v.split('=', 1)[0]]
+        if bad:
+            parser.exit(2, f'error: {option_string} {bad[0]!r}: expected KEY=VALUE, e.g. '
+                           'train_cfg.max_iters=10\n')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except Exception as e:  # an unbalanced bracket or quote in a value
+            parser.exit(2, f'error: {option_string} {" ".join(values)!r}: {e}\n')
 
 
 class ConfigOverrideError(ValueError):

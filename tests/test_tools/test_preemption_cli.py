@@ -1,5 +1,6 @@
-"""tools/train.py on bad input for a resume or a launch: one ``error:`` line, status 2, no
-traceback, and nothing in the work dir written or changed. Also ``--resume`` without a path:
+"""tools/train.py (and tools/analyze_gating.py, which shares --cfg-options) on bad input for a
+resume, a launch or an override: one ``error:`` line, status 2, no traceback, and nothing in
+the work dir written or changed. Also ``--resume`` without a path:
 where it finds the checkpoint, and a fresh start when there is none."""
 import os
 
@@ -48,6 +49,12 @@ CASES = {
         r'missing: \d+'),
     'malformed --cfg-options': (lambda f: ['--cfg-options', 'train_cfg.max_iters'],
                                 r"--cfg-options 'train_cfg.max_iters': expected KEY=VALUE"),
+    'unbalanced bracket in --cfg-options': (
+        lambda f: ['--cfg-options', 'train_cfg.max_iters=[1,2'],
+        r"--cfg-options 'train_cfg.max_iters=\[1,2': "),
+    'custom_hooks not a list of hooks': (
+        lambda f: ['--cfg-options', 'custom_hooks=x'],
+        r"custom_hooks='x' is not a list of hook configs"),
     'slurm launcher outside slurm': (lambda f: ['--launcher', 'slurm'],
                                      r'--launcher slurm: not inside a slurm job step'),
     'pytorch launcher without torchrun': (lambda f: ['--launcher', 'pytorch'],
@@ -69,7 +76,10 @@ def test_bad_resume_or_launch_is_one_error_line_and_writes_nothing(case, setup, 
     argv = [CONFIG, '--work-dir', str(work), *args(files)]
     if '--cfg-options' not in argv:
         argv += ['--cfg-options', f'train_dataloader.dataset.data_prefix={data}']
-    rc = load_tool('train.py').main(argv)
+    try:
+        rc = load_tool('train.py').main(argv)
+    except SystemExit as e:  # argparse's exit (a malformed option)
+        rc = e.code
     err = capsys.readouterr().err
     assert rc == 2, err
     assert err.startswith('error: ') and len(err.strip().splitlines()) == 1, err
@@ -92,3 +102,14 @@ def test_resume_without_a_path_finds_the_last_checkpoint(tmp_path):
     assert find_resume_checkpoint(str(work)) == str(work / 'iter_1500.pth')
     (work / 'last_checkpoint').write_text(str(work / 'gone.pth'))
     assert find_resume_checkpoint(str(work)) == str(work / 'iter_1500.pth')
+
+
+def test_analyze_gating_refuses_a_malformed_override(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'analyze_gating.py'),
+                          str(tmp_path / 'c.pth'), '--cfg-options', 'model.x'],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.startswith('error: --cfg-options ') and \
+        len(out.stderr.strip().splitlines()) == 1, out.stderr
