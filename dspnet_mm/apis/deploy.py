@@ -266,6 +266,8 @@ def candidate_cost(c: Candidate, x: torch.Tensor) -> Dict[str, float]:
             _, masks = c.net.forward_gated(x)
         flops = c.net.flops(tuple(x.shape[1:])).per_image(masks).mean().item()
         return dict(flops=flops, params=sum(p.numel() for n, p in c.net.named_parameters()))
+    if c.arch is not None and x.shape[-1] == x.shape[-2]:  # counted once per shape (cached)
+        return plain_complexity(c.arch, SubnetSpec(*_spec_lists(c.spec)), x.shape[-1])
     return complexity(c.net, tuple(x.shape[1:]))
 
 
