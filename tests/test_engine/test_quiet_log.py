@@ -57,7 +57,8 @@ def train(data, work_dir, *flags):
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'),
            os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py'), '--work-dir', str(work_dir),
            *flags, '--cfg-options', f'train_dataloader.dataset.data_prefix={data}',
-           'train_cfg.max_iters=1', 'train_dataloader.num_workers=0',
+           'train_cfg.max_iters=1', 'train_dataloader.batch_size=16',
+           'train_dataloader.num_workers=0',
            'train_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1']
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -73,8 +74,8 @@ def test_quiet_console_first_screen_then_progress(data, tmp_path):
     assert 'is skipped since' not in console and 'paramwise_options' not in console
     assert 'System environment' not in console and 'Config:' not in console
     for expected in ('config: ', 'configs/dspnet_r18_fmnist.py', 'DN ', 'r18_w1 ',
-                     'data: LocalFashionMNIST, 64 images, batch 64 x 1 process(es), '
-                     '1 iterations per epoch; 1 iterations',
+                     'data: LocalFashionMNIST, 64 images, batch 16 x 1 process(es), '
+                     '4 iterations per epoch; 1 iterations',
                      'checkpoints: every 400 iterations',
                      'EMA target: 209 tensors not optimised (as intended)',
                      'weight decay 0 on 202 norm/bias tensors (paramwise_cfg)',
