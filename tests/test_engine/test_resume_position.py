@@ -159,11 +159,13 @@ def test_iter_resume_reads_no_image_of_finished_batches(tmp_path):
     assert up_rec.loads_before[7] == 6 * 3 + 2
 
 
-@pytest.mark.parametrize('workers', [0, 2])
-def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, workers):
+@pytest.mark.parametrize('workers, at', [(0, 5), (2, 5), (0, 7)])
+def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, workers, at):
     """SIGTERM in iteration 5 of 7 per epoch (20 images, batch 3): the run finishes iteration 5,
     saves iter_5.pth and stops; --resume continues at batch 5 of epoch 1 and ends equal to
-    the uninterrupted run (losses ==, weights torch.equal), with or without workers."""
+    the uninterrupted run (losses ==, weights torch.equal), with or without workers. In
+    iteration 7 (the epoch's last): the resumed run starts with the epoch's end (its hooks,
+    the epoch checkpoint)."""
     ckpt = dict(type=MidEpochCheckpointHook, interval=1, iter_interval=4,
                 max_keep_iter_ckpts=1, backend_args=dict(backend='atomic_local'))
     kw = dict(checkpoint=ckpt, workers=workers)
@@ -171,22 +173,24 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, workers):
     ref, ref_rec = make_runner(tmp_path / 'ref', ReproducibleEpochBasedTrainLoop, length, **kw)
     ref.train()
     run, run_rec = make_runner(tmp_path / 'run', ReproducibleEpochBasedTrainLoop, length,
-                               hooks=[SendSigterm(at=5)], **kw)
-    with pytest.raises(TrainingPreempted, match='SIGTERM: stopped after iteration 5'):
+                               hooks=[SendSigterm(at=at)], **kw)
+    with pytest.raises(TrainingPreempted, match=f'SIGTERM: stopped after iteration {at}'):
         run.train()
-    assert sorted(run_rec.losses) == [1, 2, 3, 4, 5]
-    saved = load_checkpoint_safely(str(tmp_path / 'run' / 'iter_5.pth'))
-    assert saved['meta']['epoch'] == 0 and saved['meta']['iter'] == 5
-    assert open(tmp_path / 'run' / 'last_checkpoint').read().endswith('iter_5.pth')
+    assert sorted(run_rec.losses) == list(range(1, at + 1))
+    saved = load_checkpoint_safely(str(tmp_path / 'run' / f'iter_{at}.pth'))
+    assert saved['meta']['epoch'] == 0 and saved['meta']['iter'] == at
+    assert open(tmp_path / 'run' / 'last_checkpoint').read().endswith(f'iter_{at}.pth')
+    assert not (tmp_path / 'run' / 'epoch_1.pth').exists()
     assert not (tmp_path / 'run' / 'iter_4.pth').exists()  # max_keep_iter_ckpts=1
     res, rec = make_runner(tmp_path / 'run', ReproducibleEpochBasedTrainLoop, length,
                            resume=True, **kw)
     res.train()
     assert {**run_rec.losses, **rec.losses} == ref_rec.losses
-    assert sorted(rec.losses) == list(range(6, 15))
+    assert sorted(rec.losses) == list(range(at + 1, 15))
+    assert (tmp_path / 'run' / 'epoch_1.pth').exists()
     assert torch.equal(res.model.w, ref.model.w)
-    if not workers:  # only the 5 images left of epoch 1 and the 20 of epoch 2 were read
-        assert loaded(res) == 5 + 20
+    if not workers:  # only the images left of epoch 1 and the 20 of epoch 2 were read
+        assert loaded(res) == max(20 - 3 * at, 0) + 20
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed after training
 
 
