@@ -139,7 +139,7 @@ def set_amp(cfg: Config) -> None:
         raise cli.UsageError(problem)
     wrapper.type = 'CPUAmpOptimWrapper'
     wrapper.update(dtype='bfloat16', on_unsupported='error',
-                   channels_last=ours.get('channels_last', False))
+                   channels_last=ours.get('channels_last', True))
 
 
 def prepare_cpu_distributed(cfg):

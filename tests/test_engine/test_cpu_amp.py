@@ -1,10 +1,6 @@
 """bf16 training on the CPU: ``CPUAmpOptimWrapper``, ``tools/train.py --amp`` on a CPU, and
 exact resume in bf16."""
-import glob
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,7 +9,6 @@ from torch import nn
 
 import dspnet_mm  # noqa: F401
 from conftest import REPO, load_tool
-from dspnet_mm.apis import load_checkpoint_safely
 from dspnet_mm.engine.optimizers import CPUAmpOptimWrapper, cpu_amp
 
 needs_bf16 = pytest.mark.skipif(not cpu_amp.cpu_bf16_features(),
@@ -109,51 +104,7 @@ def test_train_amp_sets_the_cpu_wrapper():
         assert cfg.optim_wrapper.on_unsupported == 'error'
 
 
-DATA = os.path.join(REPO, 'data', 'fashion_mnist')
-TINY = ['train_dataloader.batch_size=16', 'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        f'train_dataloader.dataset.data_prefix={DATA}', 'train_dataloader.dataset.indices=256',
-        'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=3',
-        'randomness.deterministic=True']
-
-
-def _train(work_dir, iters, *extra):
-    cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'),
-           os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py'), '--amp', '--work-dir',
-           work_dir, *extra, '--cfg-options', *TINY, f'train_cfg.max_iters={iters}']
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out
-
-
-def _losses(work_dir):
-    out = {}
-    for path in sorted(glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        for line in open(path):
-            rec = json.loads(line)
-            if 'loss' in rec:
-                out[rec['iter']] = {k: v for k, v in rec.items() if k.startswith('loss')}
-    return out
-
-
-@needs_bf16
-def test_bf16_run_stopped_and_resumed_equals_the_uninterrupted_run(tmp_path):
-    ref, run = str(tmp_path / 'ref'), str(tmp_path / 'run')
-    _train(ref, 6)
-    _train(run, 3)  # stops after iteration 3's checkpoint
-    _train(run, 6, '--resume')
-    ref_losses, run_losses = _losses(ref), _losses(run)
-    assert sorted(run_losses) == list(range(1, 7))
-    for it in range(1, 7):
-        assert run_losses[it] == ref_losses[it], it  # bit-identical
-    a = load_checkpoint_safely(os.path.join(ref, 'iter_6.pth'))
-    b = load_checkpoint_safely(os.path.join(run, 'iter_6.pth'))
-    for k, v in a['state_dict'].items():
-        assert torch.equal(v, b['state_dict'][k]), k
-        assert not v.is_floating_point() or v.dtype == torch.float32, k  # checkpoints stay fp32
-    for state in a['optimizer']['state'].values():
-        assert all(v.dtype == torch.float32 for v in state.values()
-                   if torch.is_tensor(v) and v.is_floating_point())
+# exact resume in bf16: tests/test_engine/test_reliability.py (the CPU configs train in bf16)
 
 
 @needs_bf16

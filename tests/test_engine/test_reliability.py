@@ -14,6 +14,7 @@ from mmengine.fileio import get_file_backend
 import dspnet_mm  # noqa: F401
 from conftest import REPO
 from dspnet_mm.apis import load_checkpoint_safely
+from dspnet_mm.engine.optimizers.cpu_amp import cpu_bf16_features
 
 DATA = os.path.join(REPO, 'data', 'fashion_mnist')
 TINY = ['train_dataloader.batch_size=16', 'train_dataloader.num_workers=0',
@@ -46,6 +47,8 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, config):
     ref = subprocess.run(train_cmd(config, ref_dir), capture_output=True, text=True,
                          timeout=900, cwd=REPO)
     assert ref.returncode == 0, ref.stderr[-3000:]
+    # the CPU configs train in bf16 where the CPU has it: then this is bf16's exact resume
+    assert ('bf16 autocast on the CPU' in ref.stdout + ref.stderr) == bool(cpu_bf16_features())
     # start the same run, SIGKILL it once iteration 8's checkpoint exists
     proc = subprocess.Popen(train_cmd(config, run_dir), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, cwd=REPO)
