@@ -67,8 +67,40 @@ def test_train_cost_quick():
 
 def test_throughput_quick():
     r = throughput.main(['--quick'])
-    assert {'DSPNet', 'BYOL'} <= set(r['images_per_s'])
-    assert all(v > 0 for v in r['images_per_s'].values())
+    assert {'DSPNet', 'BYOL', 'VICRegGating', 'VICRegDualGating'} == set(r['images_per_s'])
+    assert all(v['fp32'] > 0 for v in r['images_per_s'].values())
+    assert 'speedup_over_fp32' not in r  # one precision: nothing to compare
+
+
+def test_step_benchmarks_compare_precisions():
+    """fp32, bf16 and bf16 + channels-last side by side: every algorithm in each, the
+    speed-up per round over fp32; bad --precisions get one clear error."""
+    import pytest
+
+    from dspnet_mm.apis.cli import UsageError
+    from dspnet_mm.engine.optimizers.cpu_amp import cpu_bf16_features
+    with pytest.raises(UsageError, match="--precisions: 'fp16' is not one of fp32, bf16"):
+        throughput.main(['--quick', '--precisions', 'fp32,fp16'])
+    with pytest.raises(UsageError, match='names one precision twice'):
+        throughput.main(['--quick', '--precisions', 'fp32,fp32'])
+    if not cpu_bf16_features():
+        with pytest.raises(UsageError, match='no bf16 instructions'):
+            throughput.main(['--quick', '--precisions', 'fp32,bf16'])
+        return
+    r = throughput.main(['--quick', '--precisions', 'fp32,bf16_cl', '--repeats', '1'])
+    assert r['precisions'] == ['fp32', 'bf16_cl']
+    for name, ms in r['step_ms'].items():
+        assert set(ms) == {'fp32', 'bf16_cl'} and min(ms.values()) > 0
+        assert _ratio_ok(r['speedup_over_fp32'][name]['bf16_cl'])
+    # each model trains in the precision asked for (the wrapper is what autocasts)
+    import torch
+
+    from dspnet_mm.apis.benchmark import build_model
+    path = os.path.join(REPO, 'configs', 'byol_r18_fmnist.py')
+    assert type(build_model(path, precision='fp32')[1]).__name__ == 'OptimWrapper'
+    for precision, cl in (('bf16', False), ('bf16_cl', True)):
+        optim = build_model(path, precision=precision)[1]
+        assert optim.cast_dtype is torch.bfloat16 and optim.channels_last is cl
 
 
 def test_fmnist_dspnet_parts_and_merge(tmp_path):
@@ -330,9 +362,12 @@ def test_timing_benchmarks_take_a_device(capsys):
         if not torch.cuda.is_available():
             with pytest.raises(UsageError, match='no CUDA GPU; use --device cpu'):
                 tool.main(['--quick', '--device', 'cuda'])
-    r = throughput.main(['--quick', '--amp'])
-    assert r['amp'] is True and r['machine']['device'] == 'cpu'
-    assert all(v > 0 for v in r['images_per_s'].values())
+    from dspnet_mm.engine.optimizers.cpu_amp import cpu_bf16_features
+    if cpu_bf16_features():
+        r = throughput.main(['--quick', '--amp', '--repeats', '1'])
+        assert r['amp'] is True and r['machine']['device'] == 'cpu'
+        assert r['precisions'] == ['bf16']
+        assert all(v['bf16'] > 0 for v in r['images_per_s'].values())
 
 
 def test_ema_update_quick():
