@@ -48,6 +48,8 @@ from dspnet_mm.apis.slim import subnet_summary
 RECIPES = {
     'demo': ('dspnet_r18_fmnist.py', 'byol_r18_fmnist.py'),
     'quality': ('dspnet_r18_fmnist_quality.py', 'byol_r18_fmnist_quality.py'),
+    # the quality recipe before bf16 training: 6800 iterations in fp32
+    'quality_fp32': ('dspnet_r18_fmnist_quality_fp32.py', 'byol_r18_fmnist_quality_fp32.py'),
 }
 QUICK = ['train_cfg.max_iters=3', 'train_dataloader.batch_size=16',
          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
