@@ -17,13 +17,12 @@ accuracy_vs_flops.png (--metric against FLOPs) to --out-dir (see
 """
 import sys
 
-from mmengine.config import DictAction
-
 import dspnet_mm  # noqa: F401
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.subnet_evaluation import (EvalSettings, evaluate_subnets, feature_passes,
                                               parse_baselines, parse_fractions,
                                               prepare_evaluation, results_table)
+from dspnet_mm.apis.train_config import CfgOptionsAction
 
 
 def parse_args(argv=None):
@@ -55,7 +54,7 @@ def parse_args(argv=None):
                    'linear_top1, knn_top1_labels0.01)')
     p.add_argument('--batch-size', type=int, default=256)
     p.add_argument('--out-dir', default='work_dirs/eval_subnets')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override settings of the config, e.g. the dataset folder')
     return p.parse_args(argv)
 

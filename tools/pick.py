@@ -17,12 +17,11 @@ See docs/deploy.md.
 """
 import sys
 
-from mmengine.config import DictAction
-
 import dspnet_mm  # noqa: F401
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.deploy import (DTYPES, RUNTIMES, PickSettings, parse_flops, parse_grid,
                                    parse_input_size, pick)
+from dspnet_mm.apis.train_config import CfgOptionsAction
 from dspnet_mm.apis.transfer import DOWNSTREAM_TARGETS
 
 
@@ -58,7 +57,7 @@ def parse_args(argv=None):
     p.add_argument('--max-seconds', type=float, default=60.,
                    help='stop measuring after this long, with at least 5 rounds (60)')
     p.add_argument('--force', action='store_true', help='overwrite the chosen network file')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override settings of the config, e.g. the dataset folder')
     return p.parse_args(argv)
 

@@ -1,11 +1,12 @@
 """``tools/pick.py`` end to end: the user's path, and every bad input answered with one
 ``error:`` line, exit status 2 and nothing written."""
 import json
+import os
 
 import pytest
 import torch
 
-from conftest import load_tool
+from conftest import REPO, load_tool
 from deploy_fixtures import SUBNETS, dspnet_checkpoint
 from dspnet_mm.apis.slim import subnet_summary
 
@@ -186,3 +187,19 @@ def test_written_fmnist_config_builds_and_trains_one_step(tiny, tmp_path, capsys
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     losses = model.train_step(data, optim)
     assert torch.isfinite(losses['loss'])
+
+
+@pytest.mark.parametrize('tool', ['pick.py', 'eval_subnets.py'])
+def test_malformed_cfg_options_one_error_line(tool, tmp_path):
+    """A --cfg-options item without '=' ends with one error line (mmengine's DictAction would
+    end in a traceback), before any checkpoint is read."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'tools', tool),
+                          str(tmp_path / 'c.pth'), '--config', 'x.py',
+                          '--cfg-options', 'train_dataloader.dataset.data_prefix'],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: --cfg-options 'train_dataloader.dataset.data_prefix': expected KEY=VALUE"), lines
