@@ -414,3 +414,22 @@ def test_train_counts_every_run_of_a_resumed_work_dir(tmp_path, monkeypatch):
     seconds, _ = benchmark.train('cfg.py', str(tmp_path), [], resume=False)
     assert '--resume' not in calls[2] and seconds < 2
     assert len(benchmark.train_segments(str(tmp_path))) == 1
+
+
+def test_fmnist_iter_time_reads_iterations_after_skip(tmp_path):
+    """The end-to-end benchmark averages the logged iteration times after --skip, from the
+    newest run's scalars, and refuses a log with none."""
+    tool = load_tool('benchmarks/fmnist_iter_time.py')
+    old = tmp_path / '20261206_000000' / 'vis_data'
+    new = tmp_path / '20261206_010000' / 'vis_data'
+    for d, times in ((old, [9.0, 9.0, 9.0]), (new, [5.0, 1.0, 2.0])):
+        d.mkdir(parents=True)
+        (d / 'scalars.json').write_text(''.join(
+            json.dumps(dict(iter=10 * (i + 1), time=t, loss=0.0)) + '\n'
+            for i, t in enumerate(times)))
+    assert tool.iteration_seconds(str(tmp_path), skip=10) == 1.5  # iters 20 and 30, newest run
+    assert tool.iteration_seconds(str(tmp_path), skip=0) == pytest.approx(8 / 3)
+    with pytest.raises(RuntimeError, match='no iteration times after iteration 30'):
+        tool.iteration_seconds(str(tmp_path), skip=30)
+    with pytest.raises(UsageError, match='--iters 25 must exceed --skip 20'):
+        tool.main(['--iters', '25'])
