@@ -179,6 +179,11 @@ def work(args):
     except TrainingPreempted as e:  # state saved: the job may be requeued
         runner.logger.warning(str(e))
         return EXIT_PREEMPTED
+    finally:
+        # gloo's threads outlive an undestroyed group: a rank could then abort at exit
+        # ("terminate called without an active exception", status -6) after a good run
+        if dist.is_initialized():
+            dist.destroy_process_group()
     return 0
 
 

@@ -113,3 +113,30 @@ def test_analyze_gating_refuses_a_malformed_override(tmp_path):
     assert out.returncode == 2
     assert out.stderr.startswith('error: --cfg-options ') and \
         len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_a_distributed_run_destroys_its_process_group(tmp_path, monkeypatch):
+    """A gloo group left to the interpreter's exit can abort a rank after a good run (status
+    -6, "terminate called without an active exception"; pytorch/pytorch#190489). train.py
+    destroys it whether the run ends, fails or is preempted."""
+    import socket
+
+    import torch.distributed as dist
+    data = make_fashion_mnist(str(tmp_path / 'data'))
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for var, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port), OMP_NUM_THREADS='1').items():
+        monkeypatch.setenv(var, value)
+    argv = [CONFIG, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'work'),
+            '--cfg-options', f'train_dataloader.dataset.data_prefix={data}',
+            'train_cfg.max_iters=2', 'train_dataloader.batch_size=4',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False']
+    try:
+        assert load_tool('train.py').main(argv) == 0
+        assert (tmp_path / 'work' / 'iter_2.pth').exists()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
