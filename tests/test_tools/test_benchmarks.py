@@ -433,3 +433,63 @@ def test_fmnist_iter_time_reads_iterations_after_skip(tmp_path):
         tool.iteration_seconds(str(tmp_path), skip=30)
     with pytest.raises(UsageError, match='--iters 25 must exceed --skip 20'):
         tool.main(['--iters', '25'])
+
+
+def test_conv_shapes_quick():
+    """Every convolution of the dual-gating step, each timed alone in the three precisions;
+    the shapes are the network's (stem on the 28x28 view, stride-2 stages down to 2x2, the
+    gates' 1x1 convs on pooled 1x1 maps) and the step totals add up."""
+    from dspnet_mm.engine.optimizers.cpu_amp import cpu_bf16_features
+    conv_shapes = load_tool('benchmarks/conv_shapes.py')
+    config = os.path.join(REPO, 'configs', 'vicreg-dual-gating_r18_fmnist.py')
+    with pytest.raises(UsageError, match=r'--fp32-below 0 must be > 0'):
+        conv_shapes.main([config, '--quick', '--fp32-below', '0'])
+    with pytest.raises(UsageError, match=r'nope.py: no such config file'):
+        conv_shapes.main(['nope.py', '--quick'])
+    if not cpu_bf16_features():
+        with pytest.raises(UsageError, match='no bf16 instructions'):
+            conv_shapes.main([config, '--quick'])
+        return
+    r = conv_shapes.main([config, '--quick'])
+    shapes = r['convolutions']
+    assert shapes[0]['input'] == [1, 28, 28] and shapes[0]['in_channels'] == 1  # the stem
+    for s in shapes:
+        (k, _), (st, _), (p, _) = s['kernel'], s['stride'], s['padding']
+        assert s['output'][1] == (s['input'][1] + 2 * p - k) // st + 1, s
+        assert s['output'][0] == s['out_channels'] and s['input'][0] == s['in_channels']
+        assert s['calls'] >= 1 and min(s['ms'].values()) > 0
+        assert all(_ratio_ok(v) for v in s['speedup_over_fp32'].values())
+    maps = {s['input'][1] for s in shapes}
+    assert {28, 14, 7, 4, 2, 1} <= maps
+    for mode, total in r['conv_ms_per_step'].items():
+        assert total == pytest.approx(sum(s['calls'] * s['ms'][mode] for s in shapes), abs=0.01)
+    assert set(r['step_ms']) == {'fp32', 'bf16_cl', 'bf16_cl_fp32_below_4'}
+    assert all(_ratio_ok(v) for v in r['step_speedup_over_fp32'].values())
+
+
+def test_fp32_small_maps_runs_small_convs_in_fp32():
+    """Under bf16 autocast, a convolution on a map of at most N pixels computes exactly what
+    fp32 computes (output and weight gradient), in fp32; on a larger map it stays bf16.
+    Without autocast nothing changes; the state dict keeps its keys."""
+    import torch
+    import torch.nn as nn
+    conv_shapes = load_tool('benchmarks/conv_shapes.py')
+    torch.manual_seed(0)
+    ref = nn.Conv2d(8, 4, 3, padding=1, bias=False)
+    conv = nn.Conv2d(8, 4, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    conv.load_state_dict(ref.state_dict())
+    keys = list(conv.state_dict())
+    net = conv_shapes.fp32_small_maps(nn.Sequential(conv), max_pixels=4)
+    assert list(net[0].state_dict()) == keys
+    small, large = torch.randn(2, 8, 2, 2), torch.randn(2, 8, 4, 4)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out_small, out_large = net(small), net(large)
+    assert out_small.dtype == torch.float32 and out_large.dtype == torch.bfloat16
+    expected = ref(small)
+    assert torch.equal(out_small, expected)
+    out_small.sum().backward()
+    expected.sum().backward()
+    assert torch.allclose(conv.weight.grad, ref.weight.grad, rtol=1e-6, atol=1e-6)
+    # no autocast: the plain fp32 convolution (in the channels-last layout)
+    assert net(large).dtype == torch.float32
+    assert torch.allclose(net(large), ref(large), rtol=1e-5, atol=1e-5)
