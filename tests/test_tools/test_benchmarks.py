@@ -493,3 +493,23 @@ def test_fp32_small_maps_runs_small_convs_in_fp32():
     # no autocast: the plain fp32 convolution (in the channels-last layout)
     assert net(large).dtype == torch.float32
     assert torch.allclose(net(large), ref(large), rtol=1e-5, atol=1e-5)
+
+
+def test_fp32_small_maps_keeps_a_slimmable_convs_slicing():
+    """A slimmable conv (a subclass with its own forward) still runs its active slice of the
+    weight on a small map, in fp32; on a larger map in bf16."""
+    import torch
+
+    from dspnet_mm.models.slimmable.slimmable_ops import SlimmableConv2d
+    conv_shapes = load_tool('benchmarks/conv_shapes.py')
+    torch.manual_seed(0)
+    conv = SlimmableConv2d(16, 16, 3, padding=1, bias=False)
+    conv.active_out_channels = 8
+    x = torch.randn(2, 8, 2, 2)
+    expected = conv(x)  # fp32, no autocast: the slice weight[:8, :8]
+    conv_shapes.fp32_small_maps(conv, max_pixels=4)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out, out_large = conv(x), conv(torch.randn(2, 8, 4, 4))
+    assert out.shape == (2, 8, 2, 2) and out.dtype == torch.float32
+    assert torch.equal(out, expected)
+    assert out_large.shape == (2, 8, 4, 4) and out_large.dtype == torch.bfloat16

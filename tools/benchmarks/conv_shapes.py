@@ -34,7 +34,8 @@ def conv_shapes(model: nn.Module, data: dict, optim) -> list:
     seen = {}
 
     def record(conv, inputs, output):
-        key = (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+        # channels from the tensors: a slimmable conv runs a slice of its weight
+        key = (inputs[0].shape[1], output.shape[1], conv.kernel_size, conv.stride,
                conv.padding, conv.groups, tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
         seen[key] = seen.get(key, 0) + 1
 
@@ -76,15 +77,19 @@ def conv_step(shape: dict, batch: int, mode: str):
 
 def fp32_small_maps(model: nn.Module, max_pixels: int) -> nn.Module:
     """Run every convolution of ``model`` whose input map has at most ``max_pixels`` pixels
-    (H x W) in fp32 and the contiguous layout, autocast or not: input and weight are cast
-    and laid out per call (gradients reach the fp32, possibly channels-last, weight). Other
-    convolutions and the state dict are unchanged. Returns ``model``."""
+    (H x W) in fp32 and the contiguous layout, autocast or not: the input (and a plain
+    ``nn.Conv2d``'s weight) cast and laid out per call, gradients reaching the fp32, possibly
+    channels-last, weight. A subclass (a slimmable conv) keeps its own forward, in fp32.
+    Other convolutions and the state dict are unchanged. Returns ``model``."""
     def forward(conv, x):
+        own = type(conv).forward
         if x.shape[-2] * x.shape[-1] > max_pixels or not torch.is_autocast_enabled('cpu'):
-            return nn.Conv2d.forward(conv, x)
+            return own(conv, x)
         with torch.autocast('cpu', enabled=False):
-            return conv._conv_forward(x.float().contiguous(), conv.weight.contiguous(),
-                                      conv.bias)
+            x = x.float().contiguous()
+            if type(conv) is nn.Conv2d:
+                return conv._conv_forward(x, conv.weight.contiguous(), conv.bias)
+            return own(conv, x)
 
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
