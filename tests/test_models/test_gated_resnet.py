@@ -7,6 +7,7 @@ from mmcls.models import ResNet as MMClsResNet
 from mmcls.models import ResNet_CIFAR
 
 from conftest import randomize_bn
+from dspnet_mm.apis.benchmark import launches
 from dspnet_mm.models import GatedResNet, SlimmableResNet
 from dspnet_mm.models.backbones import gated_resnet
 from dspnet_mm.models.backbones.gated_resnet import GatedBasicBlock, GatedBottleneck
@@ -234,6 +235,96 @@ def test_sparse_inference_is_faster_at_batch_1():
     finally:
         torch.set_num_threads(threads)
     assert sparse < 0.8 * masked, (sparse, masked)  # about 1.9x measured
+
+
+def capped_setup(depth=18, batch=6):
+    net = small(depth, base_channels=16, stem_channels=16)
+    randomize_bn(net)
+    net.eval()
+    x = torch.randn(batch, 3, 20, 20, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        net.set_sparse_inference(False)
+        masked, masks = net.forward_gated(x)
+    net.set_sparse_inference(True)
+    return net, x, masked, masks
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_capped_inference_equals_masked_dense_and_never_waits(depth, monkeypatch):
+    """Static capacities (the CUDA-graph path): same output as dense x mask, no host
+    synchronisation inside, one (the overflow check) in forward."""
+    net, x, masked, masks = capped_setup(depth)
+    unions = [int(m.amax(0).sum()) for m in masks]
+    caps = net.calibrate_capacities([x], multiple=1)
+    assert caps == [n if n < m.size(1) else None for n, m in zip(unions, masks)]
+    assert sum(c is not None for c in caps) >= len(caps) // 2
+    net.set_capacities(caps)
+    calls = []
+    cls = GatedBasicBlock if depth == 18 else GatedBottleneck
+    original = cls.capped_conv2
+    monkeypatch.setattr(cls, 'capped_conv2',
+                        lambda self, xs, m: calls.append(self.capacity) or original(self, xs, m))
+    with torch.no_grad():
+        outs, overflow = net.forward_capped(x, gated=True)
+        assert calls == [c for c in caps if c is not None]
+        assert not overflow
+        assert (outs[0] - masked[0]).abs().max() < 1e-4
+        assert torch.equal(net(x, gated=True)[0], outs[0])
+        assert launches(lambda: net.forward_capped(x, gated=True))['host_syncs'] == 0
+        assert launches(lambda: net(x, gated=True))['host_syncs'] == 1
+        # topped up with channels no image keeps: still the same numbers
+        net.set_capacities([c and min(c + 3, m.size(1) - 1) for c, m in zip(caps, masks)])
+        assert (net(x, gated=True)[0] - masked[0]).abs().max() < 1e-4
+
+
+def test_capacity_overflow_is_detected_and_the_batch_computed_again():
+    net, x, masked, masks = capped_setup()
+    caps = net.calibrate_capacities([x], multiple=1)
+    net.set_capacities([c and max(1, c - 2) for c in caps])  # too small for this batch
+    with torch.no_grad():
+        outs, overflow = net.forward_capped(x, gated=True)
+        assert overflow and (outs[0] - masked[0]).abs().max() > 1e-2
+        assert (net(x, gated=True)[0] - masked[0]).abs().max() < 1e-4
+    assert [blk.capacity for blk in net.gated_blocks] == [c and max(1, c - 2) for c in caps]
+    net.train()  # training never takes the capped path: gradients reach every channel
+    outs, overflow = net.forward_capped(x, gated=True)
+    assert overflow is None
+
+
+def test_calibrated_capacities_round_up_and_hold_every_batch():
+    net, x, _, _ = capped_setup(batch=16)
+    batches = list(x.split(4))
+    with torch.no_grad():
+        unions = torch.tensor([[int(m.amax(0).sum()) for m in net.forward_gated(b)[1]]
+                               for b in batches]).amax(0)
+    net.train()
+    caps = net.calibrate_capacities(batches, multiple=8)
+    assert net.training  # left as it was
+    for cap, n, blk in zip(caps, unions.tolist(), net.gated_blocks):
+        c = blk.gate.out_channels
+        expected = max(8, -(-n // 8) * 8)
+        assert cap == (expected if expected < c else None)
+    assert any(c is not None for c in caps)
+    net.eval()
+    net.set_capacities(caps)
+    with torch.no_grad():
+        assert all(not net.forward_capped(b, gated=True)[1] for b in batches)
+
+
+@pytest.mark.parametrize('caps, match', [
+    ([4] * 3, r'3 given, the network has 8 gated blocks'),
+    ([16] + [None] * 7, r'capacities\[0\] = 16: block 0 gates 16 channels; .* \[1, 15\]'),
+    ([None, 0] + [None] * 6, r'capacities\[1\] = 0'),
+    ([None, 2.5] + [None] * 6, r'capacities\[1\] = 2.5'),
+    ([True] + [None] * 7, r'capacities\[0\] = True'),
+])
+def test_bad_capacities(caps, match):
+    net = small(base_channels=16, stem_channels=16)
+    with pytest.raises(ValueError, match=match):
+        net.set_capacities(caps)
+    assert all(blk.capacity is None for blk in net.gated_blocks)  # nothing half set
+    with pytest.raises(ValueError, match='multiple 0'):
+        net.calibrate_capacities([], multiple=0)
 
 
 def test_bad_norm_type():

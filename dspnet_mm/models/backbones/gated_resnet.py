@@ -2,7 +2,7 @@
 gate selects for each image (dynamic-gating VICReg, Krishna et al., BMVC 2023), with a dense
 and a gated branch that share every weight but the BNs of the blocks (dual BN)."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -49,6 +49,8 @@ class GatedBlockMixin:
         self.gated = False
         self.sparse_inference = True
         self.last_mask: Optional[torch.Tensor] = None
+        self.capacity: Optional[int] = None  # see GatedResNet.set_capacities
+        self.last_overflow: Optional[torch.Tensor] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -58,6 +60,8 @@ class GatedBlockMixin:
             return self.after_conv2(out, identity)
         mask = self.gate(x)
         self.last_mask = mask
+        if self.sparse_inference and not self.training and self.capacity is not None:
+            return self.after_conv2(self.capped_conv2(x, mask), identity)
         if self.sparse_inference and not self.training and self.sparse_pays_off(x):
             out = self.sparse_conv2(x, mask)
             if out is not None:
@@ -103,6 +107,26 @@ class GatedBlockMixin:
         out = self._active_conv1(x, idx)
         if mask.size(0) > 1:
             out = out * mask.index_select(1, idx)[:, :, None, None]
+        return self._active_conv2(out, idx)
+
+    def capped_conv2(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``conv2(relu(bn1(conv1(x))) * mask)`` computing exactly ``self.capacity`` channels:
+        the union of the batch's masks, topped up with channels no image keeps (zeroed by the
+        mask). No shape depends on the masks, so nothing waits for the device and a CUDA graph
+        can capture it. If the union is larger than the capacity the result is wrong:
+        ``self.last_overflow`` (a 0-dim bool tensor on the device) says so, and
+        ``GatedResNet.forward`` then computes the batch again without capacities.
+
+        Args:
+            x: block input (N, C_in, H, W).
+            mask: (N, C_mid) of 0./1.
+        Returns:
+            conv2's output (N, C_conv2_out, H', W').
+        """
+        union = mask.amax(0)
+        idx = union.topk(self.capacity, sorted=False).indices  # every 1 before any 0
+        self.last_overflow = union.sum() > self.capacity
+        out = self._active_conv1(x, idx) * mask.index_select(1, idx)[:, :, None, None]
         return self._active_conv2(out, idx)
 
     def _active_conv1(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -291,17 +315,87 @@ class GatedResNet(ResNetSkeleton):
         for blk in self.gated_blocks:
             blk.sparse_inference = enabled
 
+    def set_capacities(self, capacities: Optional[Sequence[Optional[int]]]):
+        """Static shapes for the eval-mode gated branch (with ``sparse_inference``): block ``i``
+        computes exactly ``capacities[i]`` of its middle channels (the union of the batch's
+        masks, topped up with dropped ones), so no block waits for the device and the branch
+        can be replayed as a CUDA graph. ``None`` for a block (or for all) = the rules of
+        ``SPARSE_MIN_MACS``. A batch whose union outgrows a capacity is computed again
+        without them (same output, the time of two passes); ``calibrate_capacities`` picks
+        capacities that hold a sample of batches.
+
+        Args:
+            capacities: one entry per block in forward order, each None or an int in
+                [1, C_mid); or None to clear them all.
+        """
+        blocks = self.gated_blocks
+        capacities = [None] * len(blocks) if capacities is None else list(capacities)
+        if len(capacities) != len(blocks):
+            raise ValueError(f'capacities: {len(capacities)} given, the network has '
+                             f'{len(blocks)} gated blocks (one capacity each, or None)')
+        for i, (blk, cap) in enumerate(zip(blocks, capacities)):
+            channels = blk.gate.out_channels
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)
+                                    or not 1 <= cap < channels):
+                raise ValueError(f'capacities[{i}] = {cap!r}: block {i} gates {channels} '
+                                 f'channels; a capacity is an int in [1, {channels - 1}] '
+                                 '(None: no capacity)')
+        for blk, cap in zip(blocks, capacities):
+            blk.capacity = cap
+
+    @torch.no_grad()
+    def calibrate_capacities(self, batches: Iterable[torch.Tensor], multiple: int = 8
+                             ) -> List[Optional[int]]:
+        """Capacities that hold every batch of ``batches`` (give batches of the size to be
+        served: the union grows with it): per block the largest union of the batch masks,
+        rounded up to a multiple of ``multiple`` (tensor cores like multiples of 8); None
+        where that is not below C_mid. Runs the gated branch in eval mode; returns the list
+        for ``set_capacities`` without setting it."""
+        if multiple < 1:
+            raise ValueError(f'multiple {multiple!r}: must be at least 1')
+        largest = [0] * len(self.gated_blocks)
+        was_training = self.training
+        self.eval()
+        try:
+            for x in batches:
+                _, masks = self.forward_gated(x)
+                largest = [max(n, int(m.amax(0).sum())) for n, m in zip(largest, masks)]
+        finally:
+            self.train(was_training)
+        caps = [-(-n // multiple) * multiple for n in largest]
+        return [max(cap, multiple) if cap < blk.gate.out_channels else None
+                for cap, blk in zip(caps, self.gated_blocks)]
+
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor, gated: Optional[bool] = None) -> Tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> feature maps of ``out_indices``, from the dense or gated branch
         (default: the one chosen at construction)."""
+        outs, overflow = self.forward_capped(x, gated)
+        if overflow is not None and bool(overflow):  # the one host synchronisation
+            capacities = [blk.capacity for blk in self.gated_blocks]
+            self.set_capacities(None)
+            try:
+                outs, _ = self.forward_capped(x, gated)
+            finally:
+                self.set_capacities(capacities)
+        return outs
+
+    def forward_capped(self, x: torch.Tensor, gated: Optional[bool] = None
+                       ) -> Tuple[Tuple[torch.Tensor, ...], Optional[torch.Tensor]]:
+        """``forward`` without the check of ``set_capacities``: (feature maps, overflow),
+        ``overflow`` a 0-dim bool tensor (True: some block's union outgrew its capacity and
+        the maps are wrong) or None when no capacity ran. Nothing here waits for the device
+        when every gated block has a capacity: capture this one in a CUDA graph."""
         if gated is None:
             gated = self.gated
         for blk in self.gated_blocks:
             blk.gated = gated
+            blk.last_overflow = None
         for bn in self._dual_bns:
             bn.use_gated = gated
-        return super().forward(x)
+        outs = super().forward(x)
+        flags = [blk.last_overflow for blk in self.gated_blocks if blk.last_overflow is not None]
+        return outs, (torch.stack(flags).any() if flags else None)
 
     def forward_gated(self, x: torch.Tensor
                       ) -> Tuple[Tuple[torch.Tensor, ...], List[torch.Tensor]]:
