@@ -57,3 +57,30 @@ def test_gated_branch_runs_dense_x_mask_on_cuda(monkeypatch):
         out, masks = net.forward_gated(torch.randn(64, 3, 64, 64, device='cuda'))
     density = torch.cat([m.flatten() for m in masks]).mean()
     assert 0.05 < density < 0.95 and calls == []
+
+
+@pytest.mark.parametrize('dtype', [None, torch.bfloat16])
+def test_capped_gated_branch_is_captured_and_equals_dense_x_mask(dtype):
+    """Static capacities make the gated branch capturable: the graph of ``forward_capped``
+    equals eager dense x mask, and a batch that outgrows the capacities says so."""
+    net = gated_net()
+    x = torch.randn(64, 3, 64, 64, device='cuda')
+    amp = dict(device_type='cuda', dtype=dtype or torch.float32, enabled=dtype is not None)
+    with torch.no_grad(), torch.autocast(**amp):
+        masked = net(x, gated=True)[0]
+    with torch.autocast(**amp):  # the masks of the precision that will run
+        caps = net.calibrate_capacities([x])
+    assert any(c is not None for c in caps)
+    net.set_capacities(caps)
+    graph = CudaGraphed(lambda inp: net.forward_capped(inp, gated=True), x,
+                        autocast_dtype=dtype)
+    outs, overflow = graph(x)
+    assert not overflow
+    tol = 1e-4 if dtype is None else 5e-2
+    assert (outs[0] - masked).abs().max() <= tol * masked.abs().max()
+    net.set_capacities([c and max(1, c // 4) for c in caps])  # too small: flagged
+    graph = CudaGraphed(lambda inp: net.forward_capped(inp, gated=True), x,
+                        autocast_dtype=dtype)
+    assert graph(x)[1]
+    with torch.no_grad(), torch.autocast(**amp):  # and forward computes it again
+        assert (net(x, gated=True)[0] - masked).abs().max() <= tol * masked.abs().max()

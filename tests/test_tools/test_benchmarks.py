@@ -298,8 +298,20 @@ def test_gated_inference_quick():
         assert ops['dense']['host_syncs'] == 0 and ops['masked']['host_syncs'] == 0
         assert ops['masked']['ops'] > ops['dense']['ops']
         assert ops['fast']['host_syncs'] >= 8  # at least one per gated block
+        # static capacities: the kept channels rounded up to 8 (None: no channel to save),
+        # the same numbers, and one host synchronisation per forward whatever the depth
+        channels = [64, 64, 128, 128, 256, 256, 512, 512]  # ResNet-18, base width 64
+        if row['density'] < 1:
+            assert row['capacities'] == [8 * -(-round(0.3 * c) // 8) for c in channels]
+            assert ops['capped']['host_syncs'] == 1
+        else:
+            assert row['capacities'] == [None] * 8
+        assert row['max_abs_diff_from_eager']['capped'] < 1e-4
+        assert row['capped_ms'] > 0 and _ratio_ok(row['capped_speedup_over_dense'])
+        assert row['best_gated']['path'] in ('masked', 'fast', 'capped')
     assert r['machine']['device'] == 'cpu' and r['amp'] is False
     assert set(r['target_met_by_batch']) == {'1', '4'}
+    assert r['gated_target_met'] is None  # no batch 64 in --quick
 
 
 def test_fmnist_recipe_sweep_quick(tmp_path):
