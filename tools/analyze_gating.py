@@ -24,7 +24,7 @@ from mmengine.config import Config
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.evaluation import ImageSet, knn_top1
-from dspnet_mm.apis.gating_analysis import (benchmark, features, gated_statistics,
+from dspnet_mm.apis.gating_analysis import (batch_unions, benchmark, features, gated_statistics,
                                             load_gated_backbone, plot_density,
                                             plot_embeddings, report)
 from dspnet_mm.apis.report import write_json
@@ -56,6 +56,9 @@ def parse_args(argv=None):
     p.add_argument('--benchmark-images', type=int, default=50)
     p.add_argument('--benchmark-threads', type=int, default=1,
                    help='intra-op threads while timing (1: stable on a shared machine)')
+    p.add_argument('--batch-unions', type=int, nargs='+', metavar='B',
+                   help='FLOPs a batch of B images computes when they share the union of '
+                        'their masks (sparse path, static capacities), against per image')
     p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override settings of the config, e.g. the dataset folder')
     return p.parse_args(argv)
@@ -64,6 +67,8 @@ def parse_args(argv=None):
 def work(args) -> int:
     for name in POSITIVE:  # every value is checked before any image is read
         cli.positive(f"--{name.replace('_', '-')}", getattr(args, name))
+    for b in args.batch_unions or ():
+        cli.positive('--batch-unions', b, allow_none=False)
     cli.existing_file('checkpoint', args.checkpoint)
     cli.existing_file('--config', args.config)
     cfg = Config.fromfile(args.config)
@@ -80,6 +85,8 @@ def work(args) -> int:
     results.update(gated_statistics(backbone, split, args.batch_size))
     plot_density(results['density'], t_d, os.path.join(out_dir, 'channel_density.png'))
 
+    if args.batch_unions:
+        results['batch_unions'] = batch_unions(backbone, split, args.batch_unions)
     if args.knn:
         bank = ImageSet(cfg, test_mode=False, subset=args.knn_train)
         queries = ImageSet(cfg, test_mode=True, subset=args.knn_test)

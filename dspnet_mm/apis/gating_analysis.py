@@ -2,7 +2,7 @@
 ``tools/benchmarks/fmnist_gating.py``): FLOPs kept per image in the reference's count and
 mmengine's, per-block channel density, dense/gated features, batch-1 latency, plots."""
 import time
-from typing import Dict
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,56 @@ def gated_statistics(backbone: GatedResNet, images: ImageSet, batch_size: int) -
                                           torch.cat(per_image['mmengine']))
     out['density'] = {n: d.item() / count for n, d in zip(names, density_sum)}
     return out
+
+
+@torch.no_grad()
+def batch_unions(backbone: GatedResNet, images: ImageSet, batch_sizes, multiple: int = 8
+                 ) -> List[Dict]:
+    """What a batch computes when its images share one set of channels per block (the union
+    of their masks: ``sparse_conv2``, or ``set_capacities`` with capacities calibrated on
+    half the batches), against what each image alone keeps. Per batch size:
+    ``flops_kept_per_image`` (the gated branch's mean, the FLOPs ratio's limit),
+    ``flops_kept_union`` (every image computes its batch's union), ``flops_kept_capacity``
+    (capacities from the first half of the batches, the most any batch needed there, rounded
+    up to ``multiple``), ``overflow_rate`` (share of the other half's batches that outgrow
+    them and would be computed twice), ``distinct_masks`` (mean share of a batch's images
+    whose masks over all blocks differ from every other's: 1 = nothing to group) and
+    ``union_density`` per block. Reference FLOPs count (conv MACs and the gates)."""
+    masks_of = []  # per image batch of 256 (a multiple of every batch size asked for): masks
+    shape = None
+    for x, _ in images.batches(256):
+        shape = tuple(x.shape[1:])
+        masks_of.append([m.bool() for m in backbone.forward_gated(x)[1]])
+    masks = [torch.cat(ms) for ms in zip(*masks_of)]  # per block (N, C_mid)
+    table = backbone.flops(shape, 'reference')
+    per_image = table.kept([m.float() for m in masks]).mean().item()
+    rows = []
+    for b in batch_sizes:
+        n = masks[0].size(0) // b * b  # whole batches only
+        if n == 0:
+            raise ValueError(f'batch size {b}: the split has only {masks[0].size(0)} images')
+        grouped = [m[:n].view(n // b, b, -1) for m in masks]  # (batches, b, C_mid)
+        unions = [g.any(1) for g in grouped]  # (batches, C_mid)
+        union_kept = table.kept([u.repeat_interleave(b, 0).float() for u in unions])
+        half = max(1, len(unions[0]) // 2)
+        caps = [min(-(-int(u[:half].sum(1).max()) // multiple) * multiple, u.size(1))
+                for u in unions]
+        capacity_masks = [torch.arange(u.size(1)) < c for c, u in zip(caps, unions)]
+        overflow = torch.stack([u[half:].sum(1) > c for c, u in zip(caps, unions)]).any(0)
+        patterns = torch.cat(grouped, 2)  # (batches, b, all channels)
+        distinct = sum(int((torch.cdist(p.float(), p.float(), p=0) == 0).sum(1).eq(1).sum())
+                       for p in patterns) / n
+        rows.append(dict(
+            batch=b, batches=len(unions[0]),
+            flops_kept_per_image=round(per_image, 4),
+            flops_kept_union=round(union_kept.mean().item(), 4),
+            flops_kept_capacity=round(table.kept([c.float()[None] for c in capacity_masks])
+                                      .item(), 4),
+            capacities=caps,
+            overflow_rate=round(overflow.float().mean().item(), 4) if len(overflow) else None,
+            distinct_masks=round(distinct, 4),
+            union_density=[round(u.float().mean().item(), 4) for u in unions]))
+    return rows
 
 
 @torch.no_grad()
@@ -170,6 +220,12 @@ def report(r: Dict) -> str:
         lines.append(f"k-NN top-1 (k={k['k']}, {k['train_images']} train / "
                      f"{k['test_images']} test): dense {k['dense_top1']:.2f}%, "
                      f"gated {k['gated_top1']:.2f}%")
+    for u in r.get('batch_unions', ()):
+        lines.append(f"batch {u['batch']}: FLOPs kept per image {100 * u['flops_kept_per_image']:.1f}%, "
+                     f"by the batch's union {100 * u['flops_kept_union']:.1f}%, by static "
+                     f"capacities {100 * u['flops_kept_capacity']:.1f}% (batches outgrowing "
+                     f"them: {100 * (u['overflow_rate'] or 0):.1f}%); images with a mask of "
+                     f"their own: {100 * u['distinct_masks']:.1f}%")
     if 'latency_batch1' in r:
         b = r['latency_batch1']
         lines.append(f"batch-1 latency ({b['threads']} threads): dense {b['dense_ms']:.2f} ms, "

@@ -124,6 +124,52 @@ def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
                                                             rel=1e-5)
 
 
+def test_batch_unions_match_a_direct_computation():
+    """Learned-looking gates: union FLOPs, calibrated capacities, overflows and distinct masks
+    by hand; gates that keep the same channels for every image: the union is the image."""
+    net = GatedResNet(**{k: v for k, v in Config.fromfile(CFG).model.backbone.items()
+                         if k != 'type'} | dict(stem_channels=8, base_channels=8))
+    randomize_bn(net)
+    net.eval()
+    cfg = Config.fromfile(CFG)
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in OPTIONS[2:]))
+    images = analyze_gating.ImageSet(cfg, test_mode=True, subset=70)
+    rows = analyze_gating.batch_unions(net, images, [1, 4, 16], multiple=4)
+    x, _ = images.tensors()
+    with torch.no_grad():
+        _, masks = net.forward_gated(x)
+    table = net.flops((1, 28, 28), 'reference')
+    per_image = table.kept(masks).mean().item()
+    for row, b in zip(rows, (1, 4, 16)):
+        n = 70 // b * b
+        unions = [torch.stack([m[i:i + b].amax(0) for i in range(0, n, b)]) for m in masks]
+        kept = table.kept([u.repeat_interleave(b, 0) for u in unions]).mean().item()
+        half = (n // b) // 2
+        caps = [min(4 * -(-int(u[:half].sum(1).max()) // 4), u.size(1)) for u in unions]
+        over = [any(u[i].sum() > c for u, c in zip(unions, caps)) for i in range(half, n // b)]
+        keys = [tuple(torch.cat([m[i] for m in masks]).tolist()) for i in range(n)]
+        own = sum(keys[j:j + b].count(k) == 1 for j in range(0, n, b) for k in keys[j:j + b])
+        assert row['batch'] == b and row['batches'] == n // b
+        assert row['flops_kept_per_image'] == pytest.approx(per_image, abs=1e-4)
+        assert row['flops_kept_union'] == pytest.approx(kept, abs=1e-4)
+        assert row['capacities'] == caps
+        counts = [torch.ones(1, c) for c in caps]
+        assert row['flops_kept_capacity'] == pytest.approx(
+            ((table.kept([torch.cat([c, torch.zeros(1, u.size(1) - c.size(1))], 1)
+                          for c, u in zip(counts, unions)])).item()), abs=1e-4)
+        assert row['overflow_rate'] == pytest.approx(sum(over) / len(over), abs=1e-4)
+        assert row['distinct_masks'] == pytest.approx(own / n, abs=1e-4)
+        assert row['union_density'] == pytest.approx([u.mean().item() for u in unions],
+                                                     abs=1e-4)
+    assert rows[0]['flops_kept_union'] == pytest.approx(per_image, abs=1e-4)
+    assert per_image < rows[1]['flops_kept_union'] < rows[2]['flops_kept_union']
+    same = analyze_gating.batch_unions(quarter_gated_backbone(), images, [16])[0]
+    assert same['flops_kept_union'] == pytest.approx(same['flops_kept_per_image'], abs=1e-4)
+    assert same['distinct_masks'] == 0 and same['overflow_rate'] == 0
+    with pytest.raises(ValueError, match='batch size 128: the split has only 70 images'):
+        analyze_gating.batch_unions(net, images, [128])
+
+
 def test_errors(checkpoint, tmp_path, capsys):
     """One ``error:`` line and exit status 2 for each bad input, before any image is read;
     ``--debug`` raises instead."""
@@ -136,6 +182,7 @@ def test_errors(checkpoint, tmp_path, capsys):
          'needs a GatedResNet'),
         ([path, '--config', CFG, '--num-images', '0'], '--num-images 0 must be > 0'),
         ([path, '--config', CFG, '--knn-k', '-3'], '--knn-k -3 must be > 0'),
+        ([path, '--config', CFG, '--batch-unions', '8', '0'], '--batch-unions 0 must be > 0'),
         ([str(tmp_path / 'missing.pth'), '--config', CFG], 'does not exist'),
         ([path, '--config', str(tmp_path / 'nope.py')], "--config '"),
     ]
