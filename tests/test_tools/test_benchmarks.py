@@ -2,6 +2,8 @@
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -525,3 +527,28 @@ def test_fp32_small_maps_keeps_a_slimmable_convs_slicing():
     assert out.shape == (2, 8, 2, 2) and out.dtype == torch.float32
     assert torch.equal(out, expected)
     assert out_large.shape == (2, 8, 4, 4) and out_large.dtype == torch.bfloat16
+
+
+def test_gpu_session_plumbing_on_the_cpu(tmp_path):
+    """tools/benchmarks/gpu_session.sh with DEVICE=cpu: the users' command (train.py --amp,
+    then dist_train.sh ... 1) on a generated JPEG folder and the gated-inference paths, as the
+    GPU session will run them, tiny; every step writes its JSON and logs its time."""
+    out = tmp_path / 'out'
+    env = dict(os.environ, DEVICE='cpu', PY=sys.executable)
+    p = subprocess.run(['bash', os.path.join(REPO, 'tools', 'benchmarks', 'gpu_session.sh'),
+                        str(out)], capture_output=True, text=True, timeout=600, cwd=REPO,
+                       env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    log = (out / 'log.txt').read_text()
+    for name in ('real_command_cpu', 'gated_inference_cpu', 'gated_inference_cpu_bf16'):
+        assert f'{name}: ok in' in log, log[-3000:]
+    real = json.loads((out / 'real_command_cpu.json').read_text())
+    assert real['ok'] and real['quick'] and real['config'] == 'configs/dspnet_r50.py'
+    for name, r in real['runs'].items():
+        assert r['returncode'] == 0 and r['iterations'] == 2 and r['complete'], (name, r)
+        assert r['images_per_s'] == pytest.approx(2 / r['median_s_per_iter'], abs=0.01)
+        assert r['peak_memory_mb'] is None  # mmengine logs memory on CUDA only
+    assert '--amp' in real['runs']['train']['command']
+    assert 'dist_train.sh configs/dspnet_r50.py 1' in real['runs']['dist_train_1']['command']
+    bf16 = json.loads((out / 'gated_inference_cpu_bf16.json').read_text())
+    assert bf16['amp'] is True and bf16['rows'][0]['capacities']

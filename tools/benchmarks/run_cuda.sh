@@ -3,7 +3,7 @@
 #   bash tools/benchmarks/run_cuda.sh OUT_DIR
 # Writes OUT_DIR/<benchmark>_cuda[_bf16].json, OUT_DIR/log.txt and, last, the GPU-only tests'
 # output OUT_DIR/gpu_tests.txt; a benchmark that
-# fails is logged and the others still run. Copy the JSON into docs/results/ to publish it.
+# fails is logged and the others still run; SKIP="NAME ..." leaves those benchmarks out. Copy the JSON into docs/results/ to publish it.
 set -u
 OUT=${1:?usage: run_cuda.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -12,6 +12,7 @@ B=tools/benchmarks
 export PYTHONUNBUFFERED=1
 run() {  # run NAME ARGS...: NAME.json from the benchmark's stdout, its stderr in the log
   local name=$1; shift
+  case " ${SKIP:-} " in *" $name "*) echo "$name: skipped (SKIP)" | tee -a "$OUT/log.txt"; return;; esac
   local start=$SECONDS
   if "$PY" "$@" > "$OUT/$name.json" 2>> "$OUT/log.txt"; then
     echo "$name: ok in $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
