@@ -534,14 +534,16 @@ def test_gpu_session_plumbing_on_the_cpu(tmp_path):
     then dist_train.sh ... 1) on a generated JPEG folder and the gated-inference paths, as the
     GPU session will run them, tiny; every step writes its JSON and logs its time."""
     out = tmp_path / 'out'
-    env = dict(os.environ, DEVICE='cpu', PY=sys.executable)
+    env = dict(os.environ, DEVICE='cpu', PY=sys.executable,
+               STEPS='real_command gated_inference')  # fmnist --time --quick: tested apart
     p = subprocess.run(['bash', os.path.join(REPO, 'tools', 'benchmarks', 'gpu_session.sh'),
                         str(out)], capture_output=True, text=True, timeout=600, cwd=REPO,
                        env=env)
     assert p.returncode == 0, p.stderr[-3000:]
     log = (out / 'log.txt').read_text()
     for name in ('real_command_cpu', 'gated_inference_cpu', 'gated_inference_cpu_bf16'):
-        assert f'{name}: ok in' in log, log[-3000:]
+        assert f'{name}.json: ok in' in log, log[-3000:]
+    assert 'fmnist_time' not in log and 'gpu_session: done' in log
     real = json.loads((out / 'real_command_cpu.json').read_text())
     assert real['ok'] and real['quick'] and real['config'] == 'configs/dspnet_r50.py'
     for name, r in real['runs'].items():

@@ -1,52 +1,90 @@
 #!/usr/bin/env bash
-# Issue 29's GPU work as one call of the device tool (about 8 minutes on an H100/H200):
+# Issue 29's GPU work as prepared calls of the device tool (each call at most 10 minutes):
 #   bash tools/benchmarks/gpu_session.sh OUT_DIR
-# Prepare on the CPU machine first: `bash ../shared/gpu/prepare_wheels.sh` fills .whl/ (carry
-# it: the device tool's carry [".whl"]). On the GPU machine (Python 3.12, torch, no OpenMMLab,
-# no network) this installs those wheels into /tmp/site, then runs, most important first:
-#   1. the users' command: tools/benchmarks/real_command.py (train.py --amp, then
-#      dist_train.sh ... 1 with nccl and SyncBN; 30 iterations each) -> real_command_cuda.json
-#   2. gated inference with static capacities and CUDA graphs (the 1.3x target at batch 64)
-#      -> gated_inference_cuda.json, gated_inference_cuda_bf16.json
-#   3. every CUDA benchmark and the GPU-only tests: run_cuda.sh (its own JSON and log)
-# Each step has its own time limit, so a slow one cannot starve the rest; OUT_DIR/log.txt says
-# what ran and for how long. Copy the JSON into docs/results/ to publish it.
-# DEVICE=cpu runs the same plumbing on a CPU with tiny sizes (--quick) and without run_cuda.sh.
+#   STEPS="run_cuda" bash tools/benchmarks/gpu_session.sh OUT_DIR     # a second call
+# Prepare on the CPU machine first: `bash ../shared/gpu/prepare_wheels.sh` fills .whl/; carry
+# ".whl" and, for the fmnist_time step, "data/fashion_mnist" (57 MB together). On the GPU
+# machine (Python 3.12, torch, no OpenMMLab, no network) this installs the wheels into
+# /tmp/site, then runs the STEPS in order, most important first:
+#   real_command     the users' command: train.py configs/dspnet_r50.py --amp, then
+#                    dist_train.sh ... 1 (nccl, SyncBN), 30 iterations each
+#                    -> real_command_cuda.json (images/s, peak memory)
+#   gated_inference  gated inference with static capacities and CUDA graphs, fp32 and bf16
+#                    (the 1.3x target at batch 64) -> gated_inference_cuda[_bf16].json
+#   fmnist_time      the Fashion-MNIST quality recipe's parts, 50 timed iterations each, to
+#                    size the long quality run -> fmnist_parts/quality/wall_interleaved.json
+#   run_cuda         every other CUDA benchmark and the GPU-only tests (run_cuda.sh)
+# Every step gets at most its own limit and what is left of BUDGET seconds (default 560), so
+# the call ends inside the device tool's limit with the finished steps' files intact;
+# OUT_DIR/log.txt says what ran, for how long, and what was skipped. Copy the JSON into
+# docs/results/ to publish it.
+# DEVICE=cpu runs the same plumbing on a CPU with tiny sizes (--quick), without run_cuda.
 set -u
 OUT=${1:?usage: gpu_session.sh OUT_DIR}
 mkdir -p "$OUT"
 PY=${PY:-python3}
+DEVICE=${DEVICE:-cuda}
+BUDGET=${BUDGET:-560}
+STEPS=" ${STEPS:-real_command gated_inference fmnist_time run_cuda} "
 B=tools/benchmarks
 export PYTHONUNBUFFERED=1
+log() { echo "$*" | tee -a "$OUT/log.txt"; }
 if ! "$PY" -c 'import mmselfsup' 2>/dev/null; then
-  ls .whl/*.whl >/dev/null 2>&1 || { echo "no .whl/: run ../shared/gpu/prepare_wheels.sh and carry .whl" | tee -a "$OUT/log.txt"; exit 2; }
+  ls .whl/*.whl >/dev/null 2>&1 || { log "no .whl/: run ../shared/gpu/prepare_wheels.sh and carry .whl"; exit 2; }
   "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
     >> "$OUT/log.txt" 2>&1
   export PYTHONPATH=/tmp/site:$PWD:${PYTHONPATH:-}
 fi
-DEVICE=${DEVICE:-cuda}
+Q=()
 if [ "$DEVICE" = cuda ]; then
-  Q=()
   "$PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA GPU"; print(torch.__version__, torch.cuda.get_device_name())' \
-    2>&1 | tee -a "$OUT/log.txt" || exit 2
+    2>&1 | tee -a "$OUT/log.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || exit 2
 else
   Q=(--quick)
 fi
-step() {  # step SECONDS NAME ARGS...: NAME.json from a benchmark's stdout, under a time limit
-  local limit=$1 name=$2; shift 2
+wants() { [[ "$STEPS" == *" $1 "* ]]; }
+limit() {  # limit SECONDS: the smaller of SECONDS and what is left of the budget
+  local left=$((BUDGET - SECONDS))
+  echo $((left < $1 ? left : $1))
+}
+step() {  # step SECONDS FILE ARGS...: FILE from a benchmark's stdout, under a time limit
+  local lim file=$2; lim=$(limit "$1"); shift 2
+  if [ "$lim" -lt 20 ]; then log "$file: skipped, budget spent"; return; fi
   local start=$SECONDS
-  if timeout "$limit" "$PY" "$@" > "$OUT/$name.json" 2>> "$OUT/log.txt"; then
-    echo "$name: ok in $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
+  if timeout "$lim" "$PY" "$@" > "$OUT/$file" 2>> "$OUT/log.txt"; then
+    log "$file: ok in $((SECONDS - start)) s"
   else
-    echo "$name: FAILED or over ${limit} s after $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
+    log "$file: FAILED or over its ${lim} s after $((SECONDS - start)) s"
   fi
 }
-step 180 real_command_$DEVICE $B/real_command.py "${Q[@]}"
-G=(--device "$DEVICE" --batch-sizes 1 64 256 "${Q[@]}")
-step 60 gated_inference_$DEVICE $B/gated_inference.py "${G[@]}"
-step 60 gated_inference_${DEVICE}_bf16 $B/gated_inference.py --amp "${G[@]}"
-[ "$DEVICE" = cuda ] || exit 0
-# the rest of the CUDA benchmarks and the GPU-only tests (gated inference done above); the
-# last step, so what it cannot finish in the call's limit leaves the steps above intact
-SKIP="gated_inference_cuda gated_inference_cuda_bf16" PY="$PY" timeout 280 \
-  bash $B/run_cuda.sh "$OUT/run_cuda" || echo "run_cuda.sh: stopped at its limit" | tee -a "$OUT/log.txt"
+if wants real_command; then
+  step 180 "real_command_$DEVICE.json" $B/real_command.py "${Q[@]}"
+fi
+if wants gated_inference; then
+  G=(--device "$DEVICE" --batch-sizes 1 64 256 "${Q[@]}")
+  step 60 "gated_inference_$DEVICE.json" $B/gated_inference.py "${G[@]}"
+  step 60 "gated_inference_${DEVICE}_bf16.json" $B/gated_inference.py --amp "${G[@]}"
+fi
+if wants fmnist_time; then
+  if [ -d data/fashion_mnist ]; then
+    T=(--iters 50 --skip 10)
+    [ "$DEVICE" = cuda ] || T=(--quick --iters 2 --skip 1)
+    step 150 "fmnist_time_$DEVICE.txt" $B/fmnist_dspnet.py --recipe quality --time --rounds 1 \
+      --device "$DEVICE" "${T[@]}" --parts-dir "$OUT/fmnist_parts" --work-dir "$OUT/fmnist_work"
+    rm -rf "$OUT/fmnist_work"
+  else
+    log "fmnist_time: skipped, no data/fashion_mnist (carry it)"
+  fi
+fi
+if wants run_cuda && [ "$DEVICE" = cuda ]; then
+  lim=$(limit 600)
+  if [ "$lim" -lt 60 ]; then
+    log "run_cuda: skipped, budget spent (run it in a second call: STEPS=run_cuda)"
+  else  # gated inference is done above when it was asked for
+    skip=""; wants gated_inference && skip="gated_inference_cuda gated_inference_cuda_bf16"
+    SKIP="$skip" PY="$PY" timeout "$lim" bash $B/run_cuda.sh "$OUT/run_cuda" \
+      || log "run_cuda.sh: stopped at its ${lim} s"
+  fi
+fi
+log "gpu_session: done in $SECONDS s"
