@@ -100,16 +100,20 @@ def test_reports_flops_density_knn_embeddings_and_latency(checkpoint, tmp_path, 
     assert 'FLOPs R.' in printed and 'mmengine count' in printed and 'k-NN top-1' in printed
 
 
-def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
-    """Untouched (learned-looking) gates: the tool's mean equals per-image masks by hand."""
-    net, _ = checkpoint
+def untouched_gates_and_images(n):
+    """The config's narrow GatedResNet with its initial (learned-looking) gates, in eval mode,
+    and the first ``n`` test images."""
     net = GatedResNet(**{k: v for k, v in Config.fromfile(CFG).model.backbone.items()
                          if k != 'type'} | dict(stem_channels=8, base_channels=8))
     randomize_bn(net)
-    net.eval()
     cfg = Config.fromfile(CFG)
     cfg.merge_from_dict(dict(o.split('=', 1) for o in OPTIONS[2:]))
-    images = analyze_gating.ImageSet(cfg, test_mode=True, subset=40)
+    return net.eval(), analyze_gating.ImageSet(cfg, test_mode=True, subset=n)
+
+
+def test_gated_statistics_match_a_direct_computation():
+    """Untouched (learned-looking) gates: the tool's mean equals per-image masks by hand."""
+    net, images = untouched_gates_and_images(40)
     stats = analyze_gating.gated_statistics(net, images, batch_size=16)
     x, _ = images.tensors()
     with torch.no_grad():
@@ -127,13 +131,7 @@ def test_gated_statistics_match_a_direct_computation(checkpoint, tmp_path):
 def test_batch_unions_match_a_direct_computation():
     """Learned-looking gates: union FLOPs, calibrated capacities, overflows and distinct masks
     by hand; gates that keep the same channels for every image: the union is the image."""
-    net = GatedResNet(**{k: v for k, v in Config.fromfile(CFG).model.backbone.items()
-                         if k != 'type'} | dict(stem_channels=8, base_channels=8))
-    randomize_bn(net)
-    net.eval()
-    cfg = Config.fromfile(CFG)
-    cfg.merge_from_dict(dict(o.split('=', 1) for o in OPTIONS[2:]))
-    images = analyze_gating.ImageSet(cfg, test_mode=True, subset=70)
+    net, images = untouched_gates_and_images(70)
     rows = analyze_gating.batch_unions(net, images, [1, 4, 16], multiple=4)
     x, _ = images.tensors()
     with torch.no_grad():
