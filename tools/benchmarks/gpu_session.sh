@@ -2,7 +2,8 @@
 # Issue 29's GPU work as prepared calls of the device tool (each call at most 10 minutes):
 #   bash tools/benchmarks/gpu_session.sh OUT_DIR
 #   STEPS="run_cuda" bash tools/benchmarks/gpu_session.sh OUT_DIR     # a second call
-# Prepare on the CPU machine first: `bash ../shared/gpu/prepare_wheels.sh` fills .whl/; carry
+# Prepare on the CPU machine first: `mkdir -p .git/info && bash ../shared/gpu/prepare_wheels.sh`
+# fills .whl/ (the script appends to .git/info/exclude, absent in some clones); carry
 # ".whl" and, for the fmnist_time step, "data/fashion_mnist" (57 MB together). On the GPU
 # machine (Python 3.12, torch, no OpenMMLab, no network) this installs the wheels into
 # /tmp/site, then runs the STEPS in order, most important first:
