@@ -392,3 +392,47 @@ def ratio_stats(num: list, den: list) -> Dict:
 
 def median_ms(times: list) -> float:
     return round(1000 * statistics.median(times), 3)
+
+
+def profiled(fn: Callable, device: torch.device, repeats: int = 3, top: int = 10,
+             setup: Optional[Callable] = None) -> Dict:
+    """Where ``fn``'s time goes, by ``torch.profiler``, over ``repeats`` calls after one
+    unprofiled call (``setup``, e.g. ``zero_grad``, runs before each call, outside the
+    profile). Per call, in ms: ``wall``; ``host``, the CPU time of every operator (their self
+    times summed: Python between them is not in it); on CUDA ``device``, the kernels' time.
+    ``device`` well under ``wall`` means the GPU waits for the host (launch-bound). ``top``:
+    the operators with the most self time on the device (CPU: on the host), with their calls
+    per call of ``fn``."""
+    from torch.profiler import ProfilerActivity, profile
+    on_gpu = device.type == 'cuda'
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+    ops: Dict[str, list] = {}  # name -> [calls, host self us, device self us]
+    wall = 0.
+    for i in range(repeats + 1):
+        if setup:
+            setup()
+        synchronize(device)
+        with profile(activities=activities) as prof:
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            seconds = time.perf_counter() - start
+        if i == 0:  # warm-up
+            continue
+        wall += seconds
+        for e in prof.key_averages():
+            op = ops.setdefault(e.key, [0, 0., 0.])
+            op[0] += e.count
+            op[1] += e.self_cpu_time_total
+            op[2] += e.self_device_time_total if on_gpu else 0.
+    ms = lambda us: round(us / 1000 / repeats, 3)  # noqa: E731  (profiler times are in us)
+    out = dict(wall_ms=round(1000 * wall / repeats, 3),
+               host_ms=ms(sum(v[1] for v in ops.values())))
+    if on_gpu:
+        out['device_ms'] = ms(sum(v[2] for v in ops.values()))
+    rank = 2 if on_gpu else 1
+    out['top'] = [dict(op=k, calls=round(v[0] / repeats, 2), self_ms=ms(v[rank]),
+                       host_self_ms=ms(v[1]))
+                  for k, v in sorted(ops.items(), key=lambda kv: kv[1][rank],
+                                     reverse=True)[:top]]
+    return out

@@ -22,10 +22,17 @@ def _ratio_ok(r):
 
 
 def test_slim_overhead_quick():
-    r = slim_overhead.main(['--quick'])
+    r = slim_overhead.main(['--quick', '--profile'])
     assert set(r['subnets']) == set(slim_overhead.SUBNETS)
-    for v in r['subnets'].values():
+    for name, v in r['subnets'].items():
         assert _ratio_ok(v['eval_ratio']) and _ratio_ok(v['train_ratio'])
+        # the profile of one train pass: every conv of the DN (R50: 53, R26: 29) once
+        # backward, in the supernet as in the plain network
+        convs = 29 if name == 'r26_w05' else 53
+        for key, prof in v['train_profile'].items():
+            calls = {t['op']: t['calls'] for t in prof['top']}
+            assert calls.get('aten::convolution_backward') == convs, (name, key, calls)
+            assert 0 < prof['host_ms'] <= 1.2 * prof['wall_ms']
     assert r['machine']['threads'] >= 1
     assert r['machine']['device'] == 'cpu' and r['amp'] is False
 
@@ -42,6 +49,30 @@ def test_interleaved_times_the_call_not_its_setup():
     assert calls == ['setup', 'a'] * 4
     assert len(times['a']) == len(times['b']) == 3
     assert max(times['a']) < 0.01 <= min(times['b'])
+
+
+def test_profiled_counts_the_calls_of_fn_not_its_setup():
+    import time
+
+    import torch
+
+    from dspnet_mm.apis.benchmark import profiled
+    a = torch.randn(64, 64)
+
+    def fn():
+        for _ in range(3):
+            a.mm(a)
+        time.sleep(0.03)  # Python time: in the wall time, in no operator
+
+    r = profiled(fn, torch.device('cpu'), repeats=2,
+                 setup=lambda: torch.zeros(512, 512).add_(1))
+    calls = {t['op']: t['calls'] for t in r['top']}
+    assert calls['aten::mm'] == 3.0
+    assert 'aten::zeros' not in calls and 'aten::add_' not in calls
+    assert 'device_ms' not in r  # no kernels on a CPU
+    assert r['wall_ms'] >= 30 and 0 < r['host_ms'] < r['wall_ms'] - 20
+    top = [t['self_ms'] for t in r['top']]
+    assert top == sorted(top, reverse=True)
 
 
 def test_train_cost_quick():

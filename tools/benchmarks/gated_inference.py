@@ -21,7 +21,8 @@ host synchronisation inside, one overflow check per forward; on CUDA also as a C
 (``capped_graph``: the graph computes ``forward_capped``, the host reads its overflow flag
 after the replay and computes the batch again eagerly if it is set). The issue's CUDA target:
 a gated path at least 1.3x faster than the dense network at batch 64 and density 0.3
-(``best_gated``).
+(``best_gated``). ``--profile`` adds, per row, where each eager path's time goes
+(``torch.profiler``: host and kernel time, the top operators).
 """
 import argparse
 import json
@@ -31,8 +32,8 @@ import torch
 
 from dspnet_mm.apis import CudaGraphed, cli
 from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, launches,
-                                      machine, median_ms, ratio_stats, resolve_device,
-                                      set_gate_density)
+                                      machine, median_ms, profiled, ratio_stats,
+                                      resolve_device, set_gate_density)
 
 from dspnet_mm.models import GatedResNet
 
@@ -47,6 +48,8 @@ def main(argv=None) -> dict:
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 32])
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--profile', action='store_true',
+                   help='torch.profiler of each eager path: host vs kernel time')
     p.add_argument('--multiple', type=int, default=8,
                    help='capacities of the capped path are multiples of this')
     add_device_arguments(p)
@@ -125,6 +128,9 @@ def main(argv=None) -> dict:
                              max_abs_diff_from_eager=diff,
                              aten_ops={k: launches(fn) for k, fn in paths.items()
                                        if not k.endswith('graph')}))
+            if args.profile:
+                rows[-1]['profile'] = {k: profiled(fn, device, top=6) for k, fn in paths.items()
+                                       if not k.endswith('graph')}
             if device.type == 'cuda':
                 rows[-1]['best_gated']['speedup_over_dense_graph'] = ratio_stats(
                     times['dense_graph'], times[best])

@@ -53,7 +53,11 @@ step() {  # step SECONDS FILE ARGS...: FILE from a benchmark's stdout, under a t
   local lim file=$2; lim=$(limit "$1"); shift 2
   if [ "$lim" -lt 20 ]; then log "$file: skipped, budget spent"; return; fi
   local start=$SECONDS
-  if timeout "$lim" "$PY" "$@" > "$OUT/$file" 2>> "$OUT/log.txt"; then
+  local ok=0
+  timeout "$lim" "$PY" "$@" > "$OUT/$file" 2> "$OUT/stderr.txt" || ok=$?
+  grep -v '^USDT:' "$OUT/stderr.txt" >> "$OUT/log.txt"  # (the profiler's start/stop lines)
+  rm -f "$OUT/stderr.txt"
+  if [ "$ok" = 0 ]; then
     log "$file: ok in $((SECONDS - start)) s"
   else
     log "$file: FAILED or over its ${lim} s after $((SECONDS - start)) s"
@@ -63,9 +67,9 @@ if wants real_command; then
   step 180 "real_command_$DEVICE.json" $B/real_command.py "${Q[@]}"
 fi
 if wants gated_inference; then
-  G=(--device "$DEVICE" --batch-sizes 1 64 256 "${Q[@]}")
-  step 60 "gated_inference_$DEVICE.json" $B/gated_inference.py "${G[@]}"
-  step 60 "gated_inference_${DEVICE}_bf16.json" $B/gated_inference.py --amp "${G[@]}"
+  G=(--device "$DEVICE" --batch-sizes 1 64 256 --profile "${Q[@]}")
+  step 90 "gated_inference_$DEVICE.json" $B/gated_inference.py "${G[@]}"
+  step 90 "gated_inference_${DEVICE}_bf16.json" $B/gated_inference.py --amp "${G[@]}"
 fi
 if wants fmnist_time; then
   if [ -d data/fashion_mnist ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every timing benchmark on one CUDA GPU, in one go (about 5 minutes on an H100/H200):
+# Every timing benchmark on one CUDA GPU, in one go (about 5 minutes on an H100/H200; the
+# slimming, training-cost and gated-inference runs with --profile: where the time goes):
 #   bash tools/benchmarks/run_cuda.sh OUT_DIR
 # Writes OUT_DIR/<benchmark>_cuda[_bf16].json, OUT_DIR/log.txt and, last, the GPU-only tests'
 # output OUT_DIR/gpu_tests.txt; a benchmark that
@@ -23,12 +24,12 @@ run() {  # run NAME ARGS...: NAME.json from the benchmark's stdout, its stderr i
 G="--batch-sizes 1 8 64 256 --min-gmacs 0 10 40"
 run gated_paths_cuda $B/gated_paths.py --device cuda $G
 run gated_paths_cuda_bf16 $B/gated_paths.py --device cuda --amp $G
-run gated_inference_cuda $B/gated_inference.py --device cuda --batch-sizes 1 64 256
-run gated_inference_cuda_bf16 $B/gated_inference.py --device cuda --amp --batch-sizes 1 64 256
-run slim_overhead_cuda $B/slim_overhead.py --device cuda --batch 64 --size 224
-run slim_overhead_cuda_bf16 $B/slim_overhead.py --device cuda --batch 64 --size 224 --amp
-run train_cost_cuda $B/train_cost.py --device cuda --batch 256
-run train_cost_r50_cuda_bf16 $B/train_cost.py --preset r50 --device cuda --amp --batch 64
+run gated_inference_cuda $B/gated_inference.py --device cuda --batch-sizes 1 64 256 --profile
+run gated_inference_cuda_bf16 $B/gated_inference.py --device cuda --amp --batch-sizes 1 64 256 --profile
+run slim_overhead_cuda $B/slim_overhead.py --device cuda --batch 64 --size 224 --profile
+run slim_overhead_cuda_bf16 $B/slim_overhead.py --device cuda --batch 64 --size 224 --amp --profile
+run train_cost_cuda $B/train_cost.py --device cuda --batch 256 --profile
+run train_cost_r50_cuda_bf16 $B/train_cost.py --preset r50 --device cuda --amp --batch 64 --profile
 run ema_update_cuda $B/ema_update.py --device cuda
 run ema_update_r50_cuda $B/ema_update.py --device cuda --config configs/dspnet_r50.py
 # the GPU-only tests (skipped on CI, which has no GPU)

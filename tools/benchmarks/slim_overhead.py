@@ -7,6 +7,8 @@ each network is put in eval or train mode once, and its gradients are cleared un
 
 Beside the times, the ATen operators (no views) each pass dispatches, supernet and plain: on a
 GPU each is a kernel launch, so the count shows the launch overhead on a CPU-only machine.
+``--profile`` adds, per DN, where the train pass's time goes, supernet and plain
+(``torch.profiler``: host and kernel time, the top operators).
 """
 import argparse
 import json
@@ -16,7 +18,8 @@ import torch
 
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import (add_device_arguments, autocast, interleaved, machine,
-                                      median_ms, pass_launches, ratio_stats, resolve_device)
+                                      median_ms, pass_launches, profiled, ratio_stats,
+                                      resolve_device)
 from dspnet_mm.models import SlimmableResNet
 
 SUBNETS = dict(r50_w1=dict(widths=1.0), r50_w075=dict(widths=0.75),
@@ -30,6 +33,8 @@ def main(argv=None):
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--size', type=int, default=96)
     p.add_argument('--repeats', type=int, default=7)
+    p.add_argument('--profile', action='store_true',
+                   help='torch.profiler of each train pass: host vs kernel time, top operators')
     add_device_arguments(p)
     args = p.parse_args(argv)
     for name in ('batch', 'size', 'repeats'):
@@ -79,6 +84,12 @@ def main(argv=None):
             eval_ms=dict(supernet=median_ms(ev['supernet']), plain=median_ms(ev['plain'])),
             train_ms=dict(supernet=median_ms(tr['supernet']), plain=median_ms(tr['plain'])),
             aten_ops=pass_launches(supernet, plain, x))
+        if args.profile:
+            for net in nets.values():
+                net.train()
+            result['subnets'][name]['train_profile'] = {
+                k: profiled(train_fn(n), device, setup=lambda n=n: n.zero_grad(set_to_none=True))
+                for k, n in nets.items()}
     result['targets'] = dict(eval_ratio='<= 1.05', train_ratio='<= 1.15')
     print(json.dumps(result, indent=1))
     return result

@@ -16,6 +16,8 @@ the ideal only (its one-by-one BYOL would need five R50 models in memory for the
 
 Beside the times, the ATen operators (no views) one DSPNet step and one ideal step dispatch:
 on a GPU each is a kernel launch, so the count shows launch overhead on a CPU-only machine.
+``--profile`` adds where the DSPNet and the ideal step's time goes (``torch.profiler``: host
+and kernel time, the top operators), in the first precision.
 """
 import argparse
 import json
@@ -30,7 +32,8 @@ from mmengine.registry import DefaultScope
 from dspnet_mm.apis import cli
 from dspnet_mm.apis.benchmark import (IdealStep, autocast, build_model, fake_views, interleaved,
                                       machine, median_ms, parse_step_arguments,
-                                      precision_optim_wrapper, ratio_stats, step_launches)
+                                      precision_optim_wrapper, profiled, ratio_stats,
+                                      step_launches)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DSPNET_CFG = os.path.join(REPO, 'configs', 'dspnet_r18_fmnist.py')
@@ -47,6 +50,8 @@ DN_SETS = {
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--preset', choices=('fmnist', 'r50'), default='fmnist')
+    p.add_argument('--profile', action='store_true',
+                   help='torch.profiler of one DSPNet and one ideal step: host vs kernel time')
     args, device = parse_step_arguments(p, argv, batch=64)
     r50 = args.preset == 'r50'
     shape = (3, 32, 32) if r50 and args.quick else (3, 224, 224) if r50 else (1, 28, 28)
@@ -110,6 +115,8 @@ def main(argv=None):
             dspnet_over_ideal=ratio_stats(times['dspnet', first], times['ideal', first]))
         if counted is not None:
             row['aten_ops'] = counted
+        if args.profile:
+            row['profile'] = {k: profiled(fns[k, first], device) for k in ('dspnet', 'ideal')}
         if not r50:
             row['dspnet_over_one_by_one'] = ratio_stats(times['dspnet', first],
                                                         times['one_by_one', first])
