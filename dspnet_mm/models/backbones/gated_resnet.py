@@ -362,8 +362,8 @@ class GatedResNet(ResNetSkeleton):
                 largest = [max(n, int(m.amax(0).sum())) for n, m in zip(largest, masks)]
         finally:
             self.train(was_training)
-        caps = [-(-n // multiple) * multiple for n in largest]
-        return [max(cap, multiple) if cap < blk.gate.out_channels else None
+        caps = [max(-(-n // multiple) * multiple, multiple) for n in largest]
+        return [cap if cap < blk.gate.out_channels else None
                 for cap, blk in zip(caps, self.gated_blocks)]
 
     # ---------------------------------------------------------------- forward
